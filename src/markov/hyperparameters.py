@@ -82,6 +82,7 @@ _RULES = {
     "sampling_frequency": (int, lambda v: v >= 1, "an integer >= 1"),
 }
 assert set(_RULES) == {f.name for f in fields(HyperParameters)}
+HYPERPARAMETER_NAMES = frozenset(_RULES)
 
 
 def parse_hyperparameters(raw: Mapping[str, Any] | None, source: str = "hyperparameters") -> HyperParameters:

@@ -1,0 +1,228 @@
+"""The trainer's configuration: every env var and flag, read in one place into one dataclass.
+
+``python -m training_worker`` must accept the invocation of the Windows guide and of the
+simulation image's SageMaker launcher unchanged (PROTOCOL.md §1.2, §1.3): underscore flags, a
+few hyphenated spellings from 2020, and every hyperparameter repeated as ``--name value``, which
+SageMaker appends and which we ignore (with a warning for names we do not know).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from markov.errors import ConfigError
+from markov.hyperparameters import HYPERPARAMETER_NAMES
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WORK_DIR = "deepracer_trainer_work"
+REDIS_DEFAULT_PORT = 6379
+
+ENV_HELP = """\
+environment variables:
+  SM_TRAINING_ENV          hyperparameters: inline JSON as SageMaker sets it, or the path of a JSON file;
+                           either {"hyperparameters": {...}} or a bare dict; values may be strings
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE
+                           credentials (standard boto3 chain)
+  AWS_REGION               default of --aws_region (us-east-1)
+  S3_ENDPOINT_URL          default of --s3_endpoint_url: MinIO or another S3-compatible store
+  SAGEMAKER_SHARED_S3_BUCKET
+                           default of --s3_bucket
+  SM_MODEL_DIR, ALGO_MODEL_DIR
+                           where the final model and metadata are left (default <work_dir>/model)
+  REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_DB
+                           the trainer's own Redis connection (default localhost:6379, db 0)
+  REDIS_PUBLIC_IP          the address published in ip/ip.json for rollout workers (see docs/windows.md)
+  DEEPRACER_POLL_TIME      seconds before a lost Redis message is re-requested (default 1)
+  MAX_MEMORY_STEPS         cap on transitions per training iteration (image default 10000 for the
+                           shallow network, 3000 otherwise)
+  DEEPRACER_WORK_DIR       default of --work_dir
+  S3_KMS_CMK_ARN_ENV       KMS key for server-side encryption of uploads
+  NODE_TYPE, TRAINING_JOB_NAME, SAGEMAKER_TRAINING_MODULE
+                           accepted for compatibility with SageMaker launchers (logged only)
+"""
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    """Where the trainer's Redis is, and what address rollout workers are told (ip/ip.json)."""
+
+    host: str = "localhost"
+    port: int = REDIS_DEFAULT_PORT
+    password: str | None = None
+    db: int = 0
+    public_ip: str | None = None
+    protocol: str = "current"  # or "2020": no agent suffix, one worker (PROTOCOL.md §5.2)
+    poll_time: float = 1.0
+
+    def __repr__(self) -> str:  # never log a secret
+        return (f"RedisConfig(host={self.host!r}, port={self.port}, db={self.db}, password={'***' if self.password else None}, "
+                f"public_ip={self.public_ip!r}, protocol={self.protocol!r}, poll_time={self.poll_time})")
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Everything ``python -m training_worker`` is told, from flags, env vars and files."""
+
+    s3_bucket: str
+    s3_prefix: str
+    aws_region: str
+    s3_endpoint_url: str | None
+    model_metadata_s3_key: str | None
+    preset_s3_key: str | None
+    pretrained_s3_bucket: str | None
+    pretrained_s3_prefix: str
+    pretrained_checkpoint: str  # "best" or "last"
+    work_dir: Path
+    checkpoint_dir: Path
+    pretrained_checkpoint_dir: Path
+    model_dir: Path
+    redis: RedisConfig
+    sm_training_env: str | None
+    max_memory_steps: int | None
+    kms_key_arn: str | None
+    log_format: str = "text"
+    wait_timeout: float = 600.0
+    connect_timeout: float = 60.0
+    debug: bool = False
+    pid_file: Path | None = None
+    job_name: str | None = None
+    ignored_args: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def use_pretrained(self) -> bool:
+        """Pretrained mode is on when both bucket and prefix are non-empty (PROTOCOL.md §1.2)."""
+        return bool(self.pretrained_s3_bucket) and bool(self.pretrained_s3_prefix)
+
+
+def build_arg_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+    """The trainer's flags, with defaults taken from ``environ`` (the image's names, §1.2)."""
+    env = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(
+        prog="python -m training_worker",
+        description="DeepRacer training worker: trains on episodes from Redis and publishes checkpoints to S3/MinIO.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=ENV_HELP,
+    )
+    add = parser.add_argument
+    add("--RLCOACH_PRESET", help="accepted for compatibility; only 'deepracer' is supported", default="deepracer")
+    add("-pk", "--preset_s3_key", help="S3 key of a custom Coach preset (accepted; not supported, a warning is logged)")
+    add("-ek", "--environment_s3_key", help="accepted, unused (as in the image)")
+    add("--model_metadata_s3_key", help="S3 key or s3:// URI of the user's model_metadata.json (required)")
+    add("-c", "--checkpoint_dir", "--checkpoint-dir", dest="checkpoint_dir",
+        help="local checkpoint folder (default <work_dir>/checkpoint_sagemaker)")
+    add("--pretrained_checkpoint_dir", "--pretrained-checkpoint-dir", dest="pretrained_checkpoint_dir",
+        help="local folder for a downloaded pretrained model (default <work_dir>/pretrained_checkpoint_sagemaker)")
+    add("--s3_bucket", default=env.get("SAGEMAKER_SHARED_S3_BUCKET", "sagemaker-s3"), help="bucket for the model (default %(default)s)")
+    add("--s3_prefix", default="sagemaker", help="prefix in the bucket; also the Redis channel base (default %(default)s)")
+    add("--s3_endpoint_url", default=env.get("S3_ENDPOINT_URL") or None, help="S3-compatible endpoint, e.g. http://localhost:9000 for MinIO")
+    add("--framework", default="tensorflow", help="accepted, unused")
+    add("--pretrained_s3_bucket", default=None, help="bucket of a model to continue from (with --pretrained_s3_prefix)")
+    add("--pretrained_s3_prefix", default="sagemaker", help="prefix of the model to continue from")
+    add("--pretrained_checkpoint", default="best", help="'best' or 'last' checkpoint of the pretrained model (default %(default)s)")
+    add("--aws_region", default=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1", help="AWS region (default %(default)s)")
+    add("--redis_host", default=env.get("REDIS_HOST", "localhost"), help="the trainer's Redis host (default %(default)s)")
+    add("--redis_port", default=env.get("REDIS_PORT", str(REDIS_DEFAULT_PORT)), help="Redis port (default %(default)s)")
+    add("--redis_password", default=env.get("REDIS_PASSWORD") or None, help="Redis password (default none)")
+    add("--redis_db", default=env.get("REDIS_DB", "0"), help="Redis database number (default %(default)s)")
+    add("--redis_public_ip", default=env.get("REDIS_PUBLIC_IP") or None,
+        help="address rollout workers use to reach Redis, written to ip/ip.json (default: this host's LAN address)")
+    add("--redis_protocol", choices=("current", "2020"), default="current",
+        help="Redis channel layout: 'current' (simapp since 2020-03) or '2020' (old images, one worker)")
+    add("--work_dir", default=env.get("DEEPRACER_WORK_DIR", DEFAULT_WORK_DIR),
+        help="the one folder the trainer writes to (default ./%(default)s)")
+    add("--log-format", "--log_format", dest="log_format", choices=("text", "json"), default="text",
+        help="progress lines as text or as JSON lines")
+    add("--wait_timeout", default="600", help="seconds of waiting (Redis, episodes, S3) before saying what is likely wrong")
+    add("--connect_timeout", default="60", help="seconds to retry an unreachable Redis or S3 endpoint before giving up")
+    add("--debug", action="store_true", help="debug logs and full tracebacks")
+    return parser
+
+
+def parse_trainer_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> TrainerConfig:
+    """Build the TrainerConfig from command-line flags and environment variables.
+
+    Unknown flags are ignored (SageMaker appends every hyperparameter as ``--name value``); those
+    that are not hyperparameters either are reported in ``ignored_args`` for a warning.
+
+    Raises:
+        ConfigError: for a malformed number or a missing required setting.
+    """
+    env = dict(os.environ if environ is None else environ)
+    args, unknown = build_arg_parser(env).parse_known_args(argv)
+
+    if not args.model_metadata_s3_key:
+        raise ConfigError("--model_metadata_s3_key is required: pass the S3 key or s3://bucket/key of your model_metadata.json")
+    if args.RLCOACH_PRESET and args.RLCOACH_PRESET.lower() != "deepracer":
+        raise ConfigError(f"--RLCOACH_PRESET {args.RLCOACH_PRESET!r} is not supported; use 'deepracer'")
+    pretrained_checkpoint = "best" if str(args.pretrained_checkpoint).strip().lower() == "best" else "last"
+
+    work_dir = Path(args.work_dir).expanduser()
+    model_dir = env.get("SM_MODEL_DIR") or env.get("ALGO_MODEL_DIR") or str(work_dir / "model")
+    redis = RedisConfig(
+        host=args.redis_host,
+        port=_int(args.redis_port, "--redis_port / REDIS_PORT", 1, 65535),
+        password=args.redis_password,
+        db=_int(args.redis_db, "--redis_db / REDIS_DB", 0, 10**6),
+        public_ip=args.redis_public_ip,
+        protocol=args.redis_protocol,
+        poll_time=_float(env.get("DEEPRACER_POLL_TIME", "1"), "DEEPRACER_POLL_TIME", 0.01),
+    )
+    max_steps = env.get("MAX_MEMORY_STEPS")
+    return TrainerConfig(
+        s3_bucket=args.s3_bucket,
+        s3_prefix=args.s3_prefix,
+        aws_region=args.aws_region,
+        s3_endpoint_url=args.s3_endpoint_url,
+        model_metadata_s3_key=args.model_metadata_s3_key,
+        preset_s3_key=args.preset_s3_key,
+        pretrained_s3_bucket=args.pretrained_s3_bucket or None,
+        pretrained_s3_prefix=args.pretrained_s3_prefix or "",
+        pretrained_checkpoint=pretrained_checkpoint,
+        work_dir=work_dir,
+        checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else work_dir / "checkpoint_sagemaker",
+        pretrained_checkpoint_dir=(Path(args.pretrained_checkpoint_dir) if args.pretrained_checkpoint_dir
+                                   else work_dir / "pretrained_checkpoint_sagemaker"),
+        model_dir=Path(model_dir),
+        redis=redis,
+        sm_training_env=env.get("SM_TRAINING_ENV"),
+        max_memory_steps=_int(max_steps, "MAX_MEMORY_STEPS", 1, 10**9) if max_steps and max_steps.strip() else None,
+        kms_key_arn=env.get("S3_KMS_CMK_ARN_ENV") or None,
+        log_format=args.log_format,
+        wait_timeout=_float(args.wait_timeout, "--wait_timeout", 1.0),
+        connect_timeout=_float(args.connect_timeout, "--connect_timeout", 0.0),
+        debug=args.debug,
+        pid_file=Path("/opt/ml/training_worker.pid") if env.get("DEEPRACER_JOB_TYPE_ENV") == "SAGEONLY" else None,
+        job_name=env.get("TRAINING_JOB_NAME"),
+        ignored_args=tuple(_unknown_flag_names(unknown)),
+    )
+
+
+def _unknown_flag_names(unknown: Sequence[str]) -> list[str]:
+    """Flags we do not know that are not hyperparameters either (SageMaker passes those too)."""
+    names = [item[2:].split("=", 1)[0] for item in unknown if item.startswith("--")]
+    return [name for name in names if name not in HYPERPARAMETER_NAMES]
+
+
+def _int(value: str | int, setting: str, low: int, high: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{setting} = {value!r} is not an integer") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{setting} = {number} is out of range; it must be between {low} and {high}")
+    return number
+
+
+def _float(value: str | float, setting: str, low: float) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{setting} = {value!r} is not a number") from None
+    if not number >= low:
+        raise ConfigError(f"{setting} = {number} is too small; it must be >= {low}")
+    return number

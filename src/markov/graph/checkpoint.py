@@ -1,0 +1,224 @@
+"""Our checkpoint saver: exactly the variables the simulation image saves, restored by name.
+
+Coach 1.0.1's saver writes every global variable (Adam slots, beta powers, global_step) and
+restores only if all of them are present. The image's fork saves only the trainable variables
+under ``main_level/`` outside the target networks, and rollout workers restore by name
+(PROTOCOL.md §3.4). So we save that set, and restore it the way the rollout does: exact names
+first, then the image's fallback match. A pretrained model from the image holds no Adam slots;
+optimizer state simply starts fresh.
+
+Files per save (§6.1): ``<id>_Step-<steps>.ckpt.{index,data-00000-of-00001,meta}``, the TF
+``checkpoint`` state file (relative paths) and, written by the graph manager afterwards,
+``.coach_checkpoint`` naming the newest prefix.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import tensorflow as tf
+
+from markov.errors import ConfigError
+from markov.graph import contract
+
+log = logging.getLogger(__name__)
+
+v1 = tf.compat.v1
+
+COACH_CHECKPOINT_FILE = ".coach_checkpoint"
+TF_STATE_FILE = "checkpoint"
+# The rollout's parser for `.coach_checkpoint` (§4.1); group 2 is the checkpoint id.
+_COACH_NAME = re.compile(r"\A(([0-9]+)[^0-9])?.*?\.ckpt(-([0-9]+))?")
+_INDEX_FILE = re.compile(r"\A([0-9]+)_Step-([0-9]+)\.ckpt\.index\Z")
+_SCOPE_SUFFIX = re.compile(r"[0-9_]+\Z")
+
+Shape = tuple[int, ...]
+
+
+def checkpoint_name(checkpoint_id: int, steps: int) -> str:
+    """``<id>_Step-<steps>.ckpt``: id counts checkpoints, steps counts ingested transitions (§4.1)."""
+    return f"{checkpoint_id}_Step-{steps}.ckpt"
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    """One checkpoint in a directory: its id and its file prefix."""
+
+    directory: Path
+    name: str
+    number: int
+
+    @property
+    def path(self) -> str:
+        return str(self.directory / self.name)
+
+
+def parse_checkpoint_name(text: str) -> tuple[int, str] | None:
+    """(id, name) from a ``.coach_checkpoint`` text, as Coach and the rollout parse it."""
+    match = _COACH_NAME.search(text.strip())
+    if match is None or (match.group(2) is None and match.group(4) is None):
+        return None
+    return int(match.group(2) if match.group(2) is not None else match.group(4)), match.group(0)
+
+
+def write_coach_checkpoint(directory: str | Path, name: str) -> None:
+    """Write ``.coach_checkpoint``: the bare checkpoint name, no newline (§4.1)."""
+    Path(directory, COACH_CHECKPOINT_FILE).write_text(name, encoding="ascii")
+
+
+def latest_checkpoint(directory: str | Path) -> CheckpointRef:
+    """The checkpoint a directory points at.
+
+    ``.coach_checkpoint`` wins; else the TF ``checkpoint`` state file (older models, §4.4);
+    else the highest-numbered ``<id>_Step-<s>.ckpt.index`` present.
+
+    Raises:
+        ConfigError: when the directory holds no checkpoint at all.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}: checkpoint directory not found")
+    coach_file = directory / COACH_CHECKPOINT_FILE
+    if coach_file.is_file():
+        parsed = parse_checkpoint_name(coach_file.read_text(encoding="utf-8", errors="replace")[:256])
+        if parsed is None:
+            raise ConfigError(f"{coach_file}: does not name a checkpoint like '0_Step-0.ckpt'")
+        return CheckpointRef(directory, parsed[1], parsed[0])
+    state_file = directory / TF_STATE_FILE
+    if state_file.is_file():
+        first_line = state_file.read_text(encoding="utf-8", errors="replace").splitlines()[:1]
+        quoted = re.search(r'"([^"]+)"', first_line[0]) if first_line else None
+        if quoted:
+            name = os.path.basename(quoted.group(1))
+            parsed = parse_checkpoint_name(name)
+            return CheckpointRef(directory, name, parsed[0] if parsed else 0)
+    found = [(int(m.group(1)), m.group(0)[: -len(".index")])
+             for m in (_INDEX_FILE.match(p.name) for p in directory.iterdir()) if m]
+    if not found:
+        raise ConfigError(f"{directory}: no checkpoint found (no {COACH_CHECKPOINT_FILE}, no TF 'checkpoint' file, "
+                          "no <n>_Step-<s>.ckpt.index)")
+    number, name = max(found)
+    return CheckpointRef(directory, name, number)
+
+
+def read_checkpoint_variables(path: str) -> dict[str, Shape]:
+    """``{name: shape}`` of every tensor stored in the checkpoint with prefix ``path``."""
+    try:
+        reader = tf.train.load_checkpoint(path)
+    except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read TF checkpoint ({str(exc).splitlines()[0]})") from None
+    return {name: tuple(shape) for name, shape in reader.get_variable_to_shape_map().items()}
+
+
+def _fallback_key(name: str) -> tuple[str, str]:
+    """The image's loose identity of a variable: parent scope without trailing digits, and leaf."""
+    *scopes, leaf = name.split("/")
+    return "/".join(_SCOPE_SUFFIX.sub("", scope) for scope in scopes), leaf
+
+
+def match_checkpoint_tensors(wanted: dict[str, Shape], stored: dict[str, Shape]) -> dict[str, str]:
+    """Map each wanted variable to the stored tensor the rollout worker would load into it.
+
+    As the image restores (§3.4): ``global/`` is read as ``online/``; exact name and shape
+    first; then the first unused stored tensor with the same loose parent scope, leaf name and
+    shape. Variables left out of the result keep their initial values.
+    """
+    renamed = {name.replace("global/", "online/"): name for name in sorted(stored)}
+    used: set[str] = set()
+    matches: dict[str, str] = {}
+    for name, shape in wanted.items():
+        original = renamed.get(name)
+        if original is not None and tuple(stored[original]) == tuple(shape):
+            matches[name] = original
+            used.add(original)
+    for name, shape in wanted.items():
+        if name in matches:
+            continue
+        key = _fallback_key(name)
+        for candidate, original in renamed.items():
+            if original in used or tuple(stored[original]) != tuple(shape):
+                continue
+            if _fallback_key(candidate) == key:
+                matches[name] = original
+                used.add(original)
+                break
+    return matches
+
+
+def is_checkpointed(variable: tf.Variable) -> bool:
+    """The image's rule (§3.4): trainable, under ``main_level/``, not in a target network."""
+    name = variable.op.name
+    return f"{contract.LEVEL}/" in name and "/target" not in name
+
+
+class CheckpointSaver:
+    """Saves and restores the checkpointed variables of one graph.
+
+    Create it inside the graph (``with graph.as_default()``), after all variables exist. It
+    offers Coach's saver interface (``save``/``restore`` with a session), so Coach's
+    ``GraphManager.save_checkpoint`` uses it unchanged.
+    """
+
+    def __init__(self, graph: tf.Graph | None = None):
+        graph = graph or v1.get_default_graph()
+        with graph.as_default():
+            trainable = graph.get_collection(v1.GraphKeys.TRAINABLE_VARIABLES)
+            self.variables: dict[str, tf.Variable] = {v.op.name: v for v in trainable if is_checkpointed(v)}
+            self._saver = v1.train.Saver(var_list=self.variables, max_to_keep=None, save_relative_paths=True)
+            self._placeholders = {}
+            self._assign_ops = {}
+            with tf.name_scope("deepracer_restore"):
+                for name, variable in self.variables.items():
+                    placeholder = v1.placeholder(variable.dtype.base_dtype, shape=variable.get_shape())
+                    self._placeholders[name] = placeholder
+                    self._assign_ops[name] = v1.assign(variable, placeholder)
+
+    @property
+    def path(self) -> str:
+        """Coach's ``Saver.path``: one file set per checkpoint, no suffix."""
+        return ""
+
+    def variable_shapes(self) -> dict[str, Shape]:
+        """``{name: shape}`` of what every checkpoint from this saver holds."""
+        return {name: tuple(v.get_shape().as_list()) for name, v in self.variables.items()}
+
+    def save(self, sess: v1.Session, save_path: str) -> list[str]:
+        """Write ``save_path.{index,data-*,meta}`` and the TF ``checkpoint`` state file."""
+        return [self._saver.save(sess, save_path)]
+
+    def restore(self, sess: v1.Session, restore_path: str, strict: bool = True) -> dict[str, str]:
+        """Load ``restore_path`` into the graph; extra tensors (Adam slots, global_step) are ignored.
+
+        Args:
+            sess: the graph's session.
+            restore_path: checkpoint prefix (``dir/3_Step-120.ckpt``).
+            strict: raise when a variable finds no tensor, instead of keeping its value.
+
+        Returns:
+            ``{variable: checkpoint tensor}`` for every variable restored.
+
+        Raises:
+            ConfigError: naming the checkpoint and the first variables that do not fit, when
+                the checkpoint belongs to another sensor/network/action-space combination.
+        """
+        stored = read_checkpoint_variables(restore_path)
+        wanted = self.variable_shapes()
+        matches = match_checkpoint_tensors(wanted, stored)
+        missing = [name for name in wanted if name not in matches]
+        if missing and strict:
+            examples = ", ".join(f"{name} {list(wanted[name])}" for name in missing[:3])
+            raise ConfigError(
+                f"{restore_path}: checkpoint does not fit this model_metadata.json: {len(missing)} of {len(wanted)} "
+                f"variables have no tensor of that name and shape (e.g. {examples}); use the model_metadata.json "
+                "the checkpoint was trained with")
+        for name in missing:
+            log.warning("checkpoint %s has no tensor for %s; it keeps its initial value", restore_path, name)
+        reader = tf.train.load_checkpoint(restore_path)
+        feed = {self._placeholders[name]: reader.get_tensor(tensor) for name, tensor in matches.items()}
+        sess.run([self._assign_ops[name] for name in matches], feed_dict=feed)
+        renamed = sum(1 for name, tensor in matches.items() if name != tensor)
+        log.info("Restored %d variables from %s (%d by fallback match)", len(matches), restore_path, renamed)
+        return matches

@@ -1,0 +1,195 @@
+"""Build the Coach graph manager for a model_metadata.json and hyperparameters.
+
+The trainer receives transitions over Redis and never steps an environment, so the graph
+manager here holds one environment-less level (``main_level``, agent ``agent``) whose spaces
+come from the model metadata, the way the image's trainer and Coach's batch-RL manager build
+theirs. Each manager owns its own ``tf.Graph``, so a process can build several (tests, the
+validator, export). The same graph serves rollout/inference callers: names and shapes do not
+depend on who builds it, only the memory does.
+
+Typical use::
+
+    manager = build_graph_manager(metadata, hyperparameters)
+    create_graph(manager, experiment_path="/tmp/exp", checkpoint_save_dir="ckpt/agent")
+    manager.save_checkpoint()          # 0_Step-0.ckpt.*, checkpoint, .coach_checkpoint
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import markov.compat  # noqa: F401  (must precede every rl_coach module that imports TensorFlow)
+import tensorflow as tf
+from rl_coach.architectures.tensorflow_components.general_network import GeneralTensorFlowNetwork
+from rl_coach.base_parameters import AgentParameters, Frameworks, TaskParameters, VisualizationParameters
+from rl_coach.filters.filter import NoInputFilter, NoOutputFilter
+from rl_coach.graph_managers.graph_manager import GraphManager, ScheduleParameters
+from rl_coach.level_manager import LevelManager
+from rl_coach.memories.memory import MemoryParameters
+from rl_coach.spaces import SpacesDefinition
+from rl_coach.utils import short_dynamic_import
+
+from markov.graph import contract
+from markov.graph.agents import agent_parameters, schedule_parameters
+from markov.graph.checkpoint import CheckpointRef, CheckpointSaver, latest_checkpoint, parse_checkpoint_name
+from markov.graph.spaces import spaces_definition
+from markov.hyperparameters import HyperParameters
+from markov.model_metadata import ModelMetadata
+
+log = logging.getLogger(__name__)
+
+v1 = tf.compat.v1
+
+GRAPHDEF_FILE = "graphdef.pb"
+
+
+def session_config() -> v1.ConfigProto:
+    """The image's session settings (§6.1): soft placement, GPU growth, one thread per pool."""
+    config = v1.ConfigProto()
+    config.allow_soft_placement = True
+    config.gpu_options.allow_growth = True
+    config.intra_op_parallelism_threads = 1
+    config.inter_op_parallelism_threads = 1
+    return config
+
+
+class DeepRacerGraphManager(GraphManager):
+    """A single-agent Coach graph manager without an environment.
+
+    Attributes set by :meth:`create_graph`: ``graph`` (its own ``tf.Graph``), ``sess``,
+    ``checkpoint_saver`` (a :class:`~markov.graph.checkpoint.CheckpointSaver`) and
+    ``restored_checkpoint`` (the :class:`CheckpointRef` restored at creation, or None).
+    """
+
+    def __init__(self, agent_params: AgentParameters, spaces: SpacesDefinition, schedule_params: ScheduleParameters,
+                 metadata: ModelMetadata, hyperparameters: HyperParameters, name: str = "deepracer_graph"):
+        vis_params = VisualizationParameters()
+        vis_params.dump_mp4 = False
+        vis_params.dump_parameters_documentation = False
+        super().__init__(name, schedule_params, vis_params)
+        self.agent_params = agent_params
+        self.agent_params.visualization = vis_params
+        # transitions arrive already filtered by the rollout workers (§3.1)
+        self.agent_params.input_filter = NoInputFilter()
+        self.agent_params.output_filter = NoOutputFilter()
+        self.spaces = spaces
+        self.metadata = metadata
+        self.hyperparameters = hyperparameters
+        self.graph: tf.Graph | None = None
+        self.restored_checkpoint: CheckpointRef | None = None
+
+    def create_graph(self, task_parameters: TaskParameters = None) -> "DeepRacerGraphManager":
+        """Build networks, session and saver in a fresh ``tf.Graph``; restore if asked to."""
+        if self.graph_creation_time is not None:
+            return self
+        task_parameters = task_parameters or TaskParameters()
+        self.graph = tf.Graph()
+        # Coach remembers variable scopes per name across graphs; a new graph starts clean
+        GeneralTensorFlowNetwork.variable_scopes_dict.clear()
+        with self.graph.as_default():
+            super().create_graph(task_parameters)
+        return self
+
+    def _create_graph(self, task_parameters: TaskParameters):
+        self.agent_params.task_parameters = task_parameters
+        self.agent_params.name = contract.AGENT
+        agent = short_dynamic_import(self.agent_params.path)(self.agent_params)
+        level = LevelManager(name=contract.LEVEL, agents=agent, environment=None, spaces_definition=self.spaces)
+        return [level], []
+
+    def create_session(self, task_parameters: TaskParameters) -> None:
+        self.set_session(v1.Session(graph=self.graph, config=session_config()))
+        if task_parameters.checkpoint_save_dir:
+            os.makedirs(task_parameters.checkpoint_save_dir, exist_ok=True)
+            self.save_graph()  # graphdef.pb, once (§1.6)
+        self.checkpoint_saver = CheckpointSaver(self.graph)
+        self.restore_checkpoint()
+
+    def save_graph(self) -> None:
+        v1.train.write_graph(self.graph, logdir=self.task_parameters.checkpoint_save_dir, name=GRAPHDEF_FILE,
+                             as_text=False)
+
+    def restore_checkpoint(self) -> None:
+        """Restore ``task_parameters.checkpoint_restore_path`` (a directory or a checkpoint prefix).
+
+        New checkpoint ids continue at the restored id + 1 (§4.4); target networks are synced
+        to the restored online weights.
+        """
+        path = getattr(self.task_parameters, "checkpoint_restore_path", None)
+        if not path:
+            return
+        if os.path.isdir(path):
+            checkpoint = latest_checkpoint(path)
+        else:
+            directory, name = os.path.split(path)
+            checkpoint = CheckpointRef(Path(directory or "."), name, _checkpoint_number(name))
+        log.info("Loading checkpoint: %s", checkpoint.path)
+        self.checkpoint_saver.restore(self.sess, checkpoint.path)
+        self.checkpoint_id = checkpoint.number + 1
+        self.restored_checkpoint = checkpoint
+        self.sync_target_networks()
+
+    def sync_target_networks(self) -> None:
+        """Copy online weights into every target network (PPO's old policy, SAC's V target)."""
+        with self.graph.as_default():
+            for network in self.get_agent().networks.values():
+                if network.target_network is not None:
+                    network.update_target_network(1.0)
+
+    def get_agent(self):
+        """The single Coach agent (``main_level/agent``)."""
+        return self.level_managers[0].agents[contract.AGENT]
+
+
+def _checkpoint_number(name: str) -> int:
+    parsed = parse_checkpoint_name(name)
+    return parsed[0] if parsed else 0
+
+
+def build_graph_manager(metadata: ModelMetadata, hyperparameters: HyperParameters,
+                        memory: MemoryParameters | None = None) -> DeepRacerGraphManager:
+    """The graph manager for a model; no TF graph exists until :func:`create_graph`.
+
+    Args:
+        metadata: parsed model_metadata.json (sensors, network, algorithm, action space).
+        hyperparameters: parsed hyperparameters (image names and defaults).
+        memory: the agent's memory; default Coach's episodic replay (PPO) or
+            ``ExperienceReplay`` (SAC). Rollout workers pass their own.
+    """
+    return DeepRacerGraphManager(
+        agent_params=agent_parameters(metadata, hyperparameters, memory),
+        spaces=spaces_definition(metadata),
+        schedule_params=schedule_parameters(hyperparameters),
+        metadata=metadata,
+        hyperparameters=hyperparameters,
+    )
+
+
+def task_parameters(experiment_path: str | os.PathLike, checkpoint_save_dir: str | os.PathLike | None = None,
+                    checkpoint_restore_path: str | os.PathLike | None = None,
+                    use_cpu: bool | None = None) -> TaskParameters:
+    """Coach task parameters for a single, non-distributed worker.
+
+    Args:
+        experiment_path: where Coach writes its CSV logs.
+        checkpoint_save_dir: where ``save_checkpoint`` writes; ``graphdef.pb`` is written there at creation.
+        checkpoint_restore_path: a checkpoint directory (read via ``.coach_checkpoint``) or prefix to restore.
+        use_cpu: place the networks on the CPU; default: when TensorFlow sees no GPU (Coach
+            would otherwise pin every op to ``/device:GPU:0`` and warn for each one).
+    """
+    if use_cpu is None:
+        use_cpu = not tf.config.list_physical_devices("GPU")
+    params = TaskParameters(framework_type=Frameworks.tensorflow, use_cpu=use_cpu, experiment_path=str(experiment_path),
+                            checkpoint_save_dir=str(checkpoint_save_dir) if checkpoint_save_dir else None,
+                            checkpoint_restore_path=str(checkpoint_restore_path) if checkpoint_restore_path else None)
+    return params
+
+
+def create_graph(graph_manager: DeepRacerGraphManager, experiment_path: str | os.PathLike,
+                 checkpoint_save_dir: str | os.PathLike | None = None,
+                 checkpoint_restore_path: str | os.PathLike | None = None,
+                 use_cpu: bool | None = None) -> DeepRacerGraphManager:
+    """Build the TF graph and session of ``graph_manager`` (restoring if a path is given)."""
+    return graph_manager.create_graph(task_parameters(experiment_path, checkpoint_save_dir, checkpoint_restore_path,
+                                                      use_cpu))

@@ -1,0 +1,32 @@
+"""Shared helpers for graph tests: golden fixtures and a graph builder (imported, not a conftest).
+
+Building a Coach graph takes seconds on 2 cores, so test modules build each graph once
+(module-scoped fixtures) through :func:`build_graph`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+GOLDEN_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "graphs"
+if not GOLDEN_DIR.is_dir():  # the shared checkout sits next to the repository (/work/shared)
+    GOLDEN_DIR = Path("/work/shared/fixtures/graphs")
+GOLDEN_FILES = sorted(GOLDEN_DIR.glob("*.json"))
+
+
+def load_golden(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def build_graph(metadata: dict, hyperparameters: dict | None = None, experiment_path: Path | None = None,
+                checkpoint_save_dir: Path | None = None, checkpoint_restore_path: Path | str | None = None):
+    """Parse, build and create a graph manager; returns ``(manager, parsed metadata)``."""
+    from markov.graph.manager import build_graph_manager, create_graph
+    from markov.hyperparameters import parse_hyperparameters
+    from markov.model_metadata import parse_model_metadata
+
+    parsed = parse_model_metadata(metadata)
+    manager = build_graph_manager(parsed, parse_hyperparameters(hyperparameters or {}))
+    create_graph(manager, experiment_path=experiment_path or "/tmp/deepracer-graph-tests",
+                 checkpoint_save_dir=checkpoint_save_dir, checkpoint_restore_path=checkpoint_restore_path)
+    return manager, parsed

@@ -12,7 +12,7 @@ from rl_coach.architectures.embedder_parameters import InputEmbedderParameters
 from rl_coach.architectures.layers import Conv2d, Dense
 from rl_coach.architectures.middleware_parameters import FCMiddlewareParameters
 from rl_coach.base_parameters import TaskParameters, VisualizationParameters
-from rl_coach.core_types import EnvironmentEpisodes, EnvironmentSteps, Episode, Transition
+from rl_coach.core_types import EnvironmentEpisodes, Episode, Transition
 from rl_coach.environments.gym_environment import GymVectorEnvironment
 from rl_coach.graph_managers.basic_rl_graph_manager import BasicRLGraphManager
 from rl_coach.graph_managers.graph_manager import ScheduleParameters
@@ -107,26 +107,27 @@ def test_soft_actor_critic_builds_and_trains_one_step(fresh_graph):
     agent_params = SoftActorCriticAgentParameters()
     for name in ("policy", "v"):
         _image_network(agent_params.network_wrappers[name], middleware_units=64)
-    q = agent_params.network_wrappers["q"]
+    q = agent_params.network_wrappers["q"]  # embedders only: the q head appends the action itself
     q.input_embedders_parameters = {
-        "observation": InputEmbedderParameters(scheme=list(SCHEME), activation_function="relu"),
-        "action": InputEmbedderParameters(scheme=[]) if "action" in q.input_embedders_parameters else None}
-    q.input_embedders_parameters = {k: v for k, v in q.input_embedders_parameters.items() if v is not None}
+        "observation": InputEmbedderParameters(scheme=list(SCHEME), activation_function="relu")}
     q.batch_size = 8
-    agent_params.algorithm.num_consecutive_playing_steps = EnvironmentSteps(1)
     agent_params.algorithm.num_consecutive_training_steps = 1
     graph_manager = _graph_manager(agent_params, "TinyContinuousImageEnv")
     graph_manager.create_graph(TaskParameters())
+    names = {v.op.name for v in tf.compat.v1.trainable_variables()}
+    assert "main_level/agent/policy/online/network_0/sac_policy_head_0/policy_mu_logsig/kernel" in names
+    assert "main_level/agent/q/online/network_0/q_values_head_0/q1_head/q1_output/kernel" in names
 
     agent = graph_manager.level_managers[0].agents["agent"]
     rng = np.random.RandomState(2)
     episode = _episode(rng, 16, lambda step: rng.uniform([-30.0, 0.5], [30.0, 1.0]).astype(np.float32))
-    agent.call_memory("store_episode", episode)
+    for transition in episode.transitions:  # SAC keeps a non-episodic replay buffer
+        agent.call_memory("store", transition)
     agent.total_steps_counter += len(episode.transitions)
     before = _values(graph_manager)
     graph_manager.train()
     after = _values(graph_manager)
     changed = {name for name in before if not np.array_equal(before[name], after[name])}
-    assert any(name.startswith("main_level/agent/policy/online/") for name in changed)
-    assert any(name.startswith("main_level/agent/q/online/") for name in changed)
+    for network in ("policy", "q", "v"):
+        assert any(name.startswith(f"main_level/agent/{network}/online/") for name in changed), network
     graph_manager.close()

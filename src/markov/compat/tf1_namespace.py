@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import types
 
+import numpy as np
 import tensorflow as tf
 
 from markov.compat import distributions, layers
@@ -42,6 +43,20 @@ def _refuse(api: str, setting: str):
         raise ConfigError(f"{api} does not exist in TensorFlow 2 and markov.compat does not bridge it; {setting}")
     refused.__name__ = api.rsplit(".", 1)[-1]
     return refused
+
+
+def _dimension(value):
+    """TF1 took ``int(value)`` of a dimension, so Coach passes one-element arrays (``space.shape``)."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return int(value.reshape(()))
+    return value
+
+
+def _placeholder(dtype, shape=None, name=None):
+    """``tf.placeholder``, accepting the one-element-array dimensions TF1 accepted."""
+    if isinstance(shape, (list, tuple)):
+        shape = [_dimension(size) for size in shape]
+    return v1.placeholder(dtype, shape=shape, name=name)
 
 
 def _get_name_scope() -> str:
@@ -90,6 +105,7 @@ coach_tensorflow = BridgedNamespace("tensorflow", {
         "kl_divergence": distributions.kl_divergence,
     }),
     "nn": BridgedNamespace("tf.nn", {"rnn_cell": _rnn_cell}, fallback=v1.nn),
+    "placeholder": _placeholder,
     "__version__": tf.__version__,
 }, fallback=v1)
 """What ``import tensorflow as tf`` gives inside rl_coach modules."""

@@ -1,0 +1,441 @@
+"""Checkpoints in the store: the trainer's publish sequence, pretrained download, and rollout loading.
+
+Wire rules this module keeps (PROTOCOL.md §4.2-§4.4, §6):
+- A publish runs under ``model/.lock`` in the order checkpoint files -> ``.coach_checkpoint`` ->
+  ``model_<n>.pb`` -> clean-up -> unlock, so a rollout worker never sees a pointer to a
+  checkpoint whose files are not all uploaded.
+- The 4 newest checkpoints stay in the bucket; the best one (named by the rollout's
+  ``deepracer_checkpoints.json``) is never deleted and occupies one of the 4 slots.
+- Only checkpoints this process uploaded are ever deleted.
+
+TensorFlow is not imported here: the frozen graph arrives as bytes, or as a callable that makes
+them from a checkpoint name.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Union
+
+from markov.errors import StorageError
+from markov.store import keys as keylib
+from markov.store.atomic import PARTIAL_SUFFIX, atomic_write_bytes
+from markov.store.backend import ObjectStore, get_bytes_or_none
+from markov.store.keys import ModelKeys
+
+log = logging.getLogger(__name__)
+
+NUM_MODELS_TO_KEEP = 4
+# Coach's own pattern for checkpoint names (rl_coach/checkpoint.py), used by the rollout to read
+# the number from `.coach_checkpoint` (§4.1).
+COACH_CHECKPOINT_PATTERN = re.compile(r"\A(([0-9]+)[^0-9])?.*?\.ckpt(-([0-9]+))?")
+_CHECKPOINT_FILE_PATTERN = re.compile(r"\A([0-9]+)_Step-([0-9]+)\.ckpt\.")
+# The frozen graph of the checkpoint being published: bytes, or a function of the checkpoint name.
+FrozenModel = Optional[Union[bytes, Callable[[str], bytes]]]
+
+
+def checkpoint_name(number: int, step: int) -> str:
+    """``<n>_Step-<s>.ckpt``, the name Coach gives checkpoint ``n`` after ``s`` transitions (§6.1)."""
+    return f"{number}_Step-{step}.ckpt"
+
+
+def parse_checkpoint_number(name: str) -> int | None:
+    """The checkpoint number in a name such as ``12_Step-3400.ckpt``, the way Coach reads it."""
+    match = COACH_CHECKPOINT_PATTERN.match(name.strip())
+    if not match or match.group(2) is None:
+        return None
+    return int(match.group(2))
+
+
+def checkpoint_files(checkpoint_dir: str | Path, name: str) -> list[Path]:
+    """The local files of checkpoint ``name`` (``.index``, ``.data-*``, ``.meta``), sorted.
+
+    TF's ``checkpoint`` state file and ``.coach_checkpoint`` never match, so they are not uploaded (§4.3 step 2).
+    """
+    folder = Path(checkpoint_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir()
+                  if path.is_file() and path.name.startswith(name + ".") and not path.name.endswith(PARTIAL_SUFFIX))
+
+
+def read_local_coach_checkpoint(checkpoint_dir: str | Path) -> str | None:
+    """The checkpoint name in ``<dir>/.coach_checkpoint``, or None if there is none."""
+    path = Path(checkpoint_dir) / keylib.COACH_CHECKPOINT_FILE
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return text or None
+
+
+def write_local_coach_checkpoint(checkpoint_dir: str | Path, name: str) -> None:
+    """Write ``<dir>/.coach_checkpoint``: the bare name, no newline, as Coach writes it."""
+    atomic_write_bytes(Path(checkpoint_dir) / keylib.COACH_CHECKPOINT_FILE, name.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class CheckpointRecords:
+    """Best and last checkpoint names from ``deepracer_checkpoints.json`` (written by rollout worker 0)."""
+
+    best: str | None = None
+    last: str | None = None
+
+    @property
+    def best_number(self) -> int:
+        """The best checkpoint's number, or -1 if unknown (the image's convention)."""
+        return _number_or_minus_one(self.best)
+
+    @property
+    def last_number(self) -> int:
+        """The last evaluated checkpoint's number, or -1 if unknown."""
+        return _number_or_minus_one(self.last)
+
+
+def _number_or_minus_one(name: str | None) -> int:
+    number = parse_checkpoint_number(name) if name else None
+    return -1 if number is None else number
+
+
+def read_checkpoint_records(store: ObjectStore, keys: ModelKeys) -> CheckpointRecords:
+    """Read ``deepracer_checkpoints.json``; missing or unreadable means nothing known yet (normal early on)."""
+    data = get_bytes_or_none(store, keys.deepracer_checkpoints)
+    if data is None:
+        return CheckpointRecords()
+    try:
+        content = json.loads(data.decode("utf-8"))
+        best = (content.get("best_checkpoint") or {}).get("name")
+        last = (content.get("last_checkpoint") or {}).get("name")
+    except (ValueError, AttributeError):
+        log.warning("%s is not valid JSON; ignoring it", store.uri(keys.deepracer_checkpoints))
+        return CheckpointRecords()
+    return CheckpointRecords(best=best or None, last=last or None)
+
+
+def write_checkpoint_records(store: ObjectStore, keys: ModelKeys, best: str, last: str,
+                             best_metric: float | None = None, last_metric: float | None = None) -> None:
+    """Write ``deepracer_checkpoints.json`` as rollout worker 0 does (for our own rollout and tests)."""
+    now = time.time()
+    content = {
+        "best_checkpoint": {"name": best, "avg_eval_metric": best_metric, "time_stamp": now},
+        "last_checkpoint": {"name": last, "avg_eval_metric": last_metric, "time_stamp": now},
+    }
+    store.put_bytes(keys.deepracer_checkpoints, json.dumps(content).encode("utf-8"))
+
+
+class CheckpointPublisher:
+    """Publishes the trainer's checkpoints to ``<prefix>/model/`` (PROTOCOL.md §4.3).
+
+    Args:
+        store: the bucket (or local store) to publish to.
+        keys: the model's keys.
+        checkpoint_dir: the local folder Coach saves into (``./checkpoint_sagemaker/agent``).
+        frozen_model: default frozen graph source for ``publish``; None publishes no ``.pb``.
+        frozen_dir: local folder for ``model_<n>.pb`` copies (``./frozen_models/agent``); None keeps none.
+        model_dir: ``SM_MODEL_DIR``; ``<model_dir>/agent/model.pb`` is kept as the best (or newest)
+            frozen graph. None skips it.
+        keep: checkpoints kept in the bucket, the best included.
+    """
+
+    def __init__(self, store: ObjectStore, keys: ModelKeys, checkpoint_dir: str | Path, *,
+                 frozen_model: FrozenModel = None, frozen_dir: str | Path | None = None,
+                 model_dir: str | Path | None = None, keep: int = NUM_MODELS_TO_KEEP):
+        self.store = store
+        self.keys = keys
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.frozen_model = frozen_model
+        self.frozen_dir = Path(frozen_dir) if frozen_dir is not None else None
+        self.model_dir = Path(model_dir) if model_dir is not None else None
+        self.keep = max(1, keep)
+        self._published: deque[tuple[str, tuple[str, ...]]] = deque()
+
+    def publish(self, name: str | None = None, frozen_model: FrozenModel = None) -> str:
+        """Upload one checkpoint and make it the current one; returns its name.
+
+        ``name`` defaults to the local ``.coach_checkpoint``. If an upload fails, the files of
+        this checkpoint that did reach the bucket are removed and the lock is released, so the
+        previous pointer stays valid, and the StorageError is raised.
+        """
+        name = name or read_local_coach_checkpoint(self.checkpoint_dir)
+        if not name:
+            raise StorageError(f"no checkpoint to publish: {self.checkpoint_dir / keylib.COACH_CHECKPOINT_FILE} "
+                               "is missing; save a checkpoint first")
+        number = parse_checkpoint_number(name)
+        if number is None:
+            raise StorageError(f"checkpoint name {name!r} in {self.checkpoint_dir} has no number; expected <n>_Step-<s>.ckpt")
+        files = checkpoint_files(self.checkpoint_dir, name)
+        if not any(path.name.endswith(".index") for path in files):
+            raise StorageError(f"checkpoint {name} has no .index file in {self.checkpoint_dir}; "
+                               "the TF save did not complete")
+
+        self.store.delete(self.keys.lock)
+        self.store.put_bytes(self.keys.lock, b"")
+        try:
+            uploaded = self._upload_files(name, files)
+            log.info("Uploaded %d files for checkpoint %d", len(uploaded), number)
+            self.store.put_bytes(self.keys.coach_checkpoint, name.encode("utf-8"))
+            self._published.append((name, tuple(uploaded)))
+            records = read_checkpoint_records(self.store, self.keys)
+            frozen = self._frozen_bytes(frozen_model if frozen_model is not None else self.frozen_model, name)
+            if frozen is not None:
+                self._publish_frozen(number, frozen, records)
+            self._retire_old_checkpoints(records)
+        finally:
+            self._unlock()
+        return name
+
+    def _upload_files(self, name: str, files: list[Path]) -> list[str]:
+        uploaded: list[str] = []
+        try:
+            for path in files:
+                key = self.keys.model_file(path.name)
+                self.store.put_file(key, path)
+                uploaded.append(key)
+        except BaseException:
+            # Half a checkpoint with a higher number than the current one must not stay: the rollout
+            # falls back to the highest-numbered files when the pointer's are missing (§4.2 step 3).
+            for key in uploaded:
+                try:
+                    self.store.delete(key)
+                except StorageError:
+                    log.warning("could not remove the partial upload %s", self.store.uri(key))
+            raise
+        return uploaded
+
+    @staticmethod
+    def _frozen_bytes(frozen_model: FrozenModel, name: str) -> bytes | None:
+        if frozen_model is None:
+            return None
+        return frozen_model(name) if callable(frozen_model) else bytes(frozen_model)
+
+    def _publish_frozen(self, number: int, frozen: bytes, records: CheckpointRecords) -> None:
+        filename = keylib.frozen_model_filename(number)
+        if self.frozen_dir is not None:
+            atomic_write_bytes(self.frozen_dir / filename, frozen)
+        key = self.keys.frozen_model(number)
+        self.store.put_bytes(key, frozen)
+        log.info("saved intermediate frozen graph: %s", key)
+        best, last = records.best_number, records.last_number
+        log.info("Best checkpoint number: %d, Last checkpoint number: %d", best, last)
+        if self.model_dir is not None:
+            self._refresh_model_dir(filename, frozen, best)
+        if self.frozen_dir is not None:
+            self._prune_local_frozen(best, last, keep={number})
+
+    def _refresh_model_dir(self, newest: str, frozen: bytes, best: int) -> None:
+        """``SM_MODEL_DIR/agent/model.pb`` is the best frozen graph, or the newest while none is best."""
+        target = self.model_dir / "agent" / "model.pb"
+        best_file = self.frozen_dir / keylib.frozen_model_filename(best) if self.frozen_dir and best >= 0 else None
+        if best_file is not None and best_file.is_file():
+            log.info("Copying the frozen checkpoint from %s to %s", best_file, target)
+            atomic_write_bytes(target, best_file.read_bytes())
+        else:
+            log.info("Copying the frozen checkpoint from %s to %s", newest, target)
+            atomic_write_bytes(target, frozen)
+
+    def _prune_local_frozen(self, best: int, last: int, keep: set[int]) -> None:
+        if last < 0:
+            return
+        for path in self.frozen_dir.glob("model_*.pb"):
+            number = path.stem[len("model_"):]
+            if number.isdigit() and int(number) < last and int(number) not in {best, last, *keep}:
+                path.unlink(missing_ok=True)
+
+    def _retire_old_checkpoints(self, records: CheckpointRecords) -> None:
+        """Keep the ``keep`` newest checkpoints this process uploaded; the best one is always kept."""
+        retired: set[int] = set()
+        passes = len(self._published)
+        while len(self._published) > self.keep and passes > 0:
+            passes -= 1
+            name, uploaded = self._published.popleft()
+            if records.best and name == records.best:
+                self._published.append((name, uploaded))  # the best takes one of the slots (§4.3 step 5)
+                continue
+            for key in uploaded:
+                self.store.delete(key)
+            number = parse_checkpoint_number(name)
+            if number is not None:
+                self.store.delete(self.keys.frozen_model(number))
+                retired.add(number)
+        if retired:
+            log.info("Deleting the frozen models in s3 for the iterations: %s", retired)
+
+    def _unlock(self) -> None:
+        try:
+            self.store.delete(self.keys.lock)
+        except StorageError as exc:
+            log.warning("could not remove %s: %s", self.store.uri(self.keys.lock), exc)
+
+
+# -- reading checkpoints (rollout side, pretrained models) --------------------------------------
+
+
+def get_coach_checkpoint_number(store: ObjectStore, keys: ModelKeys) -> int:
+    """The published checkpoint number; -1 while a publish holds the lock or none exists (§4.2 step 6)."""
+    if store.exists(keys.lock):
+        return -1
+    data = get_bytes_or_none(store, keys.coach_checkpoint)
+    if data is None:
+        return -1
+    number = parse_checkpoint_number(data.decode("utf-8", "replace"))
+    return -1 if number is None else number
+
+
+def load_from_store(store: ObjectStore, keys: ModelKeys, local_dir: str | Path, *,
+                    expected_number: int | None = None, ignore_lock: bool = False,
+                    keep: int = NUM_MODELS_TO_KEEP) -> str | None:
+    """Download the published checkpoint into ``local_dir``, as the rollout worker does (§4.2 step 3).
+
+    Returns the checkpoint name, or None when it is not ready yet: the lock is held, there is no
+    pointer, or the pointer is older than ``expected_number``. ``.finished`` and ``.ready`` are
+    fetched too when present, and only the ``keep`` newest checkpoints stay in ``local_dir``.
+
+    Raises:
+        StorageError: when the pointer exists but the prefix holds no checkpoint files at all.
+    """
+    if not ignore_lock and store.exists(keys.lock):
+        return None
+    pointer = get_bytes_or_none(store, keys.coach_checkpoint)
+    if pointer is None:
+        return None
+    name = pointer.decode("utf-8", "replace").strip()
+    number = parse_checkpoint_number(name)
+    if expected_number is not None and (number is None or number < expected_number):
+        return None
+    objects = store.list(keys.model_dir)
+    name = _download_checkpoint(store, keys, name, Path(local_dir), objects)
+    for key, filename in ((keys.finished, keylib.FINISHED_FILE), (keys.ready, keylib.READY_FILE)):
+        if key in objects:
+            store.download_file(key, Path(local_dir) / filename)
+    _prune_local_checkpoints(Path(local_dir), name, keep)
+    return name
+
+
+def wait_for_checkpoint(store: ObjectStore, keys: ModelKeys, local_dir: str | Path, *,
+                        expected_number: int | None = None, timeout_s: float = 1200.0, poll_s: float = 1.0,
+                        sleep: Callable[[float], None] = time.sleep,
+                        clock: Callable[[], float] = time.monotonic) -> str:
+    """``load_from_store`` every ``poll_s`` until a checkpoint arrives; returns its name.
+
+    Raises:
+        StorageError: after ``timeout_s`` without a checkpoint, naming the pointer key.
+    """
+    deadline = clock() + timeout_s
+    while True:
+        name = load_from_store(store, keys, local_dir, expected_number=expected_number)
+        if name is not None:
+            return name
+        if clock() >= deadline:
+            wanted = f" numbered >= {expected_number}" if expected_number is not None else ""
+            raise StorageError(f"no checkpoint{wanted} at {store.uri(keys.coach_checkpoint)} after {timeout_s:.0f} s; "
+                               "is the trainer running with this bucket and prefix?")
+        log.info("Waiting for a checkpoint at %s", store.uri(keys.coach_checkpoint))
+        sleep(poll_s)
+
+
+@dataclass(frozen=True)
+class PretrainedCheckpoint:
+    """A pretrained checkpoint downloaded for restore."""
+
+    name: str
+    number: int
+    local_dir: Path
+
+    @property
+    def next_number(self) -> int:
+        """The new run's first checkpoint number: ids continue after the pretrained one (§4.4 step 4)."""
+        return self.number + 1
+
+
+def pretrained_configured(bucket: str | None, prefix: str | None) -> bool:
+    """Pretrained mode is on when both the bucket and the prefix are non-empty (§1.2)."""
+    return bool(bucket and bucket.strip()) and bool(prefix and prefix.strip())
+
+
+def download_pretrained(store: ObjectStore, keys: ModelKeys, local_dir: str | Path, *,
+                        checkpoint: str = "best", metadata_version: float = 2.0) -> PretrainedCheckpoint:
+    """Download the best or last checkpoint of an earlier model for restore (PROTOCOL.md §4.4).
+
+    ``checkpoint`` is ``best`` (case-insensitive) or anything else for last. The choice comes
+    from the model's ``deepracer_checkpoints.json``, else from its ``.coach_checkpoint``, else (for
+    v<2 models, whose trainer wrote none) from TF's ``model/checkpoint`` state file, else the
+    highest-numbered checkpoint present. Unlike the image, nothing is written into the pretrained
+    prefix: the earlier model is only read, so a read-only bucket works and its pointer is kept.
+
+    Raises:
+        StorageError: when the prefix holds no model, naming it.
+    """
+    objects = store.list(keys.model_dir)
+    if not objects:
+        raise StorageError(f"the pretrained model {store.uri(keys.model_dir)} is empty; check "
+                           "--pretrained_s3_bucket and --pretrained_s3_prefix")
+    records = read_checkpoint_records(store, keys)
+    name = records.best if checkpoint.strip().lower() == "best" else records.last
+    if not name and keys.coach_checkpoint in objects:
+        data = get_bytes_or_none(store, keys.coach_checkpoint)
+        name = data.decode("utf-8", "replace").strip() if data else None
+    if not name and metadata_version < 2 and keys.tf_checkpoint_state in objects:
+        name = _name_from_tf_state(store.get_bytes(keys.tf_checkpoint_state))
+    local = Path(local_dir)
+    name = _download_checkpoint(store, keys, name or "", local, objects)
+    # Coach refuses to restore from a folder that holds a TF `checkpoint` state file (§4.4 step 4).
+    (local / keylib.TF_CHECKPOINT_STATE_FILE).unlink(missing_ok=True)
+    number = parse_checkpoint_number(name)
+    log.info("Pretrained checkpoint %s from %s", name, store.uri(keys.model_dir))
+    return PretrainedCheckpoint(name=name, number=number if number is not None else 0, local_dir=local)
+
+
+def _name_from_tf_state(data: bytes) -> str | None:
+    """The checkpoint named on the first line of TF's state file: ``model_checkpoint_path: "<path>"``."""
+    first_line = data.decode("utf-8", "replace").splitlines()[0] if data else ""
+    match = re.search(r'"([^"]*)"', first_line)
+    if not match:
+        return None
+    # 2020 Windows trainers wrote this path with backslashes; only the file name matters.
+    return re.split(r"[\\/]", match.group(1))[-1] or None
+
+
+def _download_checkpoint(store: ObjectStore, keys: ModelKeys, name: str, local_dir: Path, objects: list[str]) -> str:
+    """Download checkpoint ``name`` (or, if its files are gone, the highest-numbered one) and point to it."""
+    wanted = [key for key in objects if name and keylib.basename(key).startswith(name) and not key.endswith(".pb")]
+    if not wanted:
+        newest = _highest_numbered_checkpoint(objects)
+        if newest is None:
+            raise StorageError(f"no checkpoint files under {store.uri(keys.model_dir)} "
+                               f"(pointer names {name or 'nothing'}); the model has no checkpoint to load")
+        if name:
+            log.warning("checkpoint %s is not in %s; using %s instead", name, store.uri(keys.model_dir), newest)
+        name = newest
+        wanted = [key for key in objects if keylib.basename(key).startswith(name) and not key.endswith(".pb")]
+    local_dir.mkdir(parents=True, exist_ok=True)
+    for key in wanted:
+        store.download_file(key, local_dir / keylib.basename(key))
+    write_local_coach_checkpoint(local_dir, name)
+    return name
+
+
+def _highest_numbered_checkpoint(objects: list[str]) -> str | None:
+    best: tuple[int, int] | None = None
+    for key in objects:
+        match = _CHECKPOINT_FILE_PATTERN.match(keylib.basename(key))
+        if match:
+            candidate = (int(match.group(1)), int(match.group(2)))
+            best = candidate if best is None or candidate > best else best
+    return checkpoint_name(*best) if best else None
+
+
+def _prune_local_checkpoints(local_dir: Path, current: str, keep: int) -> None:
+    """Keep the checkpoint just loaded and the ``keep - 1`` newest others."""
+    numbers: dict[int, list[Path]] = {}
+    for path in local_dir.iterdir():
+        match = _CHECKPOINT_FILE_PATTERN.match(path.name)
+        if match and not path.name.startswith(current + "."):
+            numbers.setdefault(int(match.group(1)), []).append(path)
+    for number in sorted(numbers)[:max(0, len(numbers) - (keep - 1))]:
+        for path in numbers[number]:
+            path.unlink(missing_ok=True)

@@ -1,0 +1,212 @@
+"""The trainer's checkpoint publish (PROTOCOL.md §4.3) and the rollout's load (§4.2), on both backends."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from markov.errors import StorageError
+from markov.store.checkpoints import (
+    CheckpointPublisher, checkpoint_name, get_coach_checkpoint_number, load_from_store,
+    parse_checkpoint_number, read_checkpoint_records, wait_for_checkpoint, write_checkpoint_records,
+)
+from markov.store.keys import ModelKeys
+
+from store_helpers import RecordingStore, checkpoint_keys, save_checkpoint
+
+PREFIX = "rl-deepracer-sagemaker"
+KEYS = ModelKeys(PREFIX)
+
+
+@pytest.mark.parametrize("name, number", [("12_Step-3400.ckpt", 12), ("0_Step-0.ckpt", 0), ("model.ckpt", None)])
+def test_parse_checkpoint_number(name, number):
+    assert parse_checkpoint_number(name) == number
+
+
+def test_publish_uploads_files_pointer_and_frozen_graph_in_order(store, tmp_path, caplog):
+    folder = tmp_path / "checkpoint" / "agent"
+    name = save_checkpoint(folder, 0, 0)
+    recording = RecordingStore(store)
+    publisher = CheckpointPublisher(recording, KEYS, folder, frozen_model=lambda n: f"frozen {n}".encode())
+    with caplog.at_level(logging.INFO):
+        assert publisher.publish() == name
+
+    assert recording.writes == [
+        ("delete", KEYS.lock), ("put", KEYS.lock),
+        *[("put", key) for key in checkpoint_keys(PREFIX, name)],
+        ("put", KEYS.coach_checkpoint),
+        ("put", KEYS.frozen_model(0)),
+        ("delete", KEYS.lock),
+    ]
+    assert store.get_bytes(KEYS.coach_checkpoint) == b"0_Step-0.ckpt"  # no newline
+    assert store.get_bytes(KEYS.frozen_model(0)) == b"frozen 0_Step-0.ckpt"
+    assert not store.exists(KEYS.model_file("checkpoint"))  # TF's state file stays local
+    assert not store.exists(KEYS.lock)
+    assert "Uploaded 3 files for checkpoint 0" in caplog.text
+    assert f"saved intermediate frozen graph: {PREFIX}/model/model_0.pb" in caplog.text
+    assert "Best checkpoint number: -1, Last checkpoint number: -1" in caplog.text
+
+
+def test_publish_keeps_four_and_never_the_best(store, tmp_path):
+    folder = tmp_path / "agent"
+    publisher = CheckpointPublisher(store, KEYS, folder, frozen_model=b"pb")
+    names = []
+    for number in range(7):
+        names.append(save_checkpoint(folder, number, number * 100))
+        if number == 2:  # rollout worker 0 has evaluated checkpoint 1 as the best so far
+            write_checkpoint_records(store, KEYS, best=names[1], last=names[1], best_metric=80.0)
+        publisher.publish()
+    remaining = {key for key in store.list(KEYS.model_dir) if ".ckpt." in key}
+    expected = set()
+    for number in (1, 4, 5, 6):
+        expected.update(checkpoint_keys(PREFIX, names[number]))
+    assert remaining == expected
+    assert sorted(k for k in store.list(KEYS.model_dir) if k.endswith(".pb")) == [
+        KEYS.frozen_model(n) for n in (1, 4, 5, 6)]
+
+
+def test_only_this_process_uploads_are_deleted(store, tmp_path):
+    store.put_bytes(KEYS.model_file("90_Step-1.ckpt.index"), b"old run")
+    folder = tmp_path / "agent"
+    publisher = CheckpointPublisher(store, KEYS, folder)
+    for number in range(6):
+        save_checkpoint(folder, number, number)
+        publisher.publish()
+    assert store.exists(KEYS.model_file("90_Step-1.ckpt.index"))
+
+
+def test_frozen_copies_follow_best_and_last(store, tmp_path):
+    folder, frozen_dir, model_dir = tmp_path / "agent", tmp_path / "frozen", tmp_path / "sm_model"
+    publisher = CheckpointPublisher(store, KEYS, folder, frozen_dir=frozen_dir, model_dir=model_dir)
+    names = [save_checkpoint(folder, 0, 0)]
+    publisher.publish(frozen_model=b"model 0")
+    assert (model_dir / "agent" / "model.pb").read_bytes() == b"model 0"  # no best yet: the newest
+    for number in (1, 2, 3):
+        names.append(save_checkpoint(folder, number, number))
+        if number == 3:
+            write_checkpoint_records(store, KEYS, best=names[1], last=names[2])
+        publisher.publish(frozen_model=f"model {number}".encode())
+    assert (model_dir / "agent" / "model.pb").read_bytes() == b"model 1"
+    # Older than last (2), other than best (1) and last: pruned locally.
+    assert sorted(p.name for p in frozen_dir.iterdir()) == ["model_1.pb", "model_2.pb", "model_3.pb"]
+
+
+def test_publish_refuses_a_checkpoint_without_files(store, tmp_path):
+    folder = tmp_path / "agent"
+    folder.mkdir()
+    (folder / ".coach_checkpoint").write_text("3_Step-9.ckpt")
+    with pytest.raises(StorageError, match="3_Step-9.ckpt has no .index"):
+        CheckpointPublisher(store, KEYS, folder).publish()
+    assert store.list(PREFIX) == []
+    with pytest.raises(StorageError, match="save a checkpoint first"):
+        CheckpointPublisher(store, KEYS, tmp_path / "empty").publish()
+
+
+def test_failed_upload_leaves_the_previous_checkpoint_whole(s3_store, tmp_path):
+    folder = tmp_path / "agent"
+    publisher = CheckpointPublisher(s3_store, KEYS, folder, frozen_model=b"pb")
+    first = save_checkpoint(folder, 0, 0)
+    publisher.publish()
+    second = save_checkpoint(folder, 1, 20)
+    failing_key = KEYS.model_file(second + ".index")
+
+    def refuse(params, **_):
+        if params["url_path"].endswith(failing_key):
+            from botocore.exceptions import EndpointConnectionError
+            raise EndpointConnectionError(endpoint_url="http://s3")
+    s3_store.client.meta.events.register("before-call.s3.PutObject", refuse)
+
+    with pytest.raises(StorageError, match="cannot reach"):
+        publisher.publish()
+    assert s3_store.get_bytes(KEYS.coach_checkpoint) == first.encode()
+    model_objects = s3_store.list(KEYS.model_dir)
+    assert set(checkpoint_keys(PREFIX, first)) <= set(model_objects)
+    assert not [key for key in model_objects if second in key]  # no half checkpoint 1 left
+    assert not s3_store.exists(KEYS.lock)
+    # A rollout worker loads the previous checkpoint, whole.
+    local = tmp_path / "rollout"
+    assert load_from_store(s3_store, KEYS, local) == first
+    assert sorted(p.name for p in local.iterdir() if p.name.startswith(first)) == sorted(
+        k.rsplit("/", 1)[1] for k in checkpoint_keys(PREFIX, first))
+
+
+def test_checkpoint_number_is_minus_one_while_locked_or_missing(store, tmp_path):
+    assert get_coach_checkpoint_number(store, KEYS) == -1
+    store.put_bytes(KEYS.coach_checkpoint, b"7_Step-700.ckpt")
+    assert get_coach_checkpoint_number(store, KEYS) == 7
+    store.put_bytes(KEYS.lock, b"")
+    assert get_coach_checkpoint_number(store, KEYS) == -1
+
+
+def test_load_from_store_downloads_the_pointed_checkpoint(store, tmp_path):
+    folder = tmp_path / "agent"
+    publisher = CheckpointPublisher(store, KEYS, folder, frozen_model=b"pb")
+    for number in range(6):
+        save_checkpoint(folder, number, number)
+        publisher.publish()
+    store.put_bytes(KEYS.finished, b"")
+    local = tmp_path / "rollout"
+    for number in range(6):  # an old rollout dir would have more; only 4 are kept
+        save_checkpoint(local, 10 + number, 0)
+    assert load_from_store(store, KEYS, local, expected_number=6) is None
+    name = load_from_store(store, KEYS, local, expected_number=5)
+    assert name == checkpoint_name(5, 5)
+    assert (local / ".coach_checkpoint").read_text() == name
+    assert (local / ".finished").exists()
+    assert not (local / "model_5.pb").exists()
+    numbers = {p.name.split("_")[0] for p in local.iterdir() if ".ckpt." in p.name}
+    assert numbers == {"13", "14", "15", "5"}
+    store.put_bytes(KEYS.lock, b"")
+    assert load_from_store(store, KEYS, local) is None
+    assert load_from_store(store, KEYS, local, ignore_lock=True) == name
+
+
+def test_load_from_store_falls_back_to_the_highest_checkpoint(store, tmp_path):
+    for name in ("3_Step-30.ckpt", "12_Step-90.ckpt"):
+        for suffix in (".index", ".meta"):
+            store.put_bytes(KEYS.model_file(name + suffix), b"x")
+    store.put_bytes(KEYS.coach_checkpoint, b"20_Step-100.ckpt")
+    local = tmp_path / "rollout"
+    assert load_from_store(store, KEYS, local) == "12_Step-90.ckpt"
+    assert (local / ".coach_checkpoint").read_text() == "12_Step-90.ckpt"
+    assert sorted(p.name for p in local.glob("12_*")) == ["12_Step-90.ckpt.index", "12_Step-90.ckpt.meta"]
+
+
+def test_load_from_store_without_any_checkpoint_is_an_error(store, tmp_path):
+    store.put_bytes(KEYS.coach_checkpoint, b"0_Step-0.ckpt")
+    with pytest.raises(StorageError, match="no checkpoint files under"):
+        load_from_store(store, KEYS, tmp_path)
+
+
+def test_wait_for_checkpoint_times_out_with_the_key(store, tmp_path):
+    now = [0.0]
+    with pytest.raises(StorageError, match=f"{PREFIX}/model/.coach_checkpoint after 5 s"):
+        wait_for_checkpoint(store, KEYS, tmp_path, timeout_s=5, poll_s=1,
+                            sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
+
+
+def test_wait_for_checkpoint_returns_once_published(store, tmp_path):
+    folder = tmp_path / "agent"
+    name = save_checkpoint(folder, 0, 0)
+    publisher = CheckpointPublisher(store, KEYS, folder)
+    polls = []
+
+    def sleep(_s):
+        polls.append(1)
+        if len(polls) == 2:
+            publisher.publish()
+
+    assert wait_for_checkpoint(store, KEYS, tmp_path / "rollout", sleep=sleep) == name
+    assert len(polls) == 2
+
+
+def test_records_roundtrip_and_garbage(store):
+    assert read_checkpoint_records(store, KEYS).best_number == -1
+    write_checkpoint_records(store, KEYS, best="4_Step-1.ckpt", last="6_Step-2.ckpt")
+    records = read_checkpoint_records(store, KEYS)
+    assert (records.best_number, records.last_number) == (4, 6)
+    content = json.loads(store.get_bytes(KEYS.deepracer_checkpoints))
+    assert set(content["best_checkpoint"]) == {"name", "avg_eval_metric", "time_stamp"}
+    store.put_bytes(KEYS.deepracer_checkpoints, b"{not json")
+    assert read_checkpoint_records(store, KEYS).best is None

@@ -1,0 +1,62 @@
+"""The redis-server we start carries the image's settings; buffer-limit parsing."""
+from __future__ import annotations
+
+import pytest
+import redis
+
+from markov.errors import ProtocolError
+from markov.memory.connection import BufferLimit, parse_buffer_limit, read_pubsub_buffer_limit
+from markov.memory.redis_server import LOOPBACK, RedisServer, docker_run_line, server_arguments
+
+
+def config(client: redis.Redis, name: str) -> str:
+    value = {key.decode() if isinstance(key, bytes) else key: val for key, val in client.config_get(name).items()}[name]
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def test_started_server_has_the_pubsub_limit_and_persists_nothing(redis_server):
+    client = redis.Redis(host=redis_server.host, port=redis_server.port)
+    try:
+        assert read_pubsub_buffer_limit(client) == BufferLimit(hard=1024**3, soft=512 * 1024**2, soft_seconds=60)
+        assert config(client, "maxmemory-policy") == "volatile-lfu"
+        assert config(client, "save") == ""
+        assert config(client, "appendonly") == "no"
+    finally:
+        client.close()
+
+
+def test_listening_for_workers_turns_protected_mode_off(tmp_path):
+    arguments = server_arguments(6379, ("0.0.0.0",), tmp_path)
+    assert arguments[arguments.index("--protected-mode") + 1] == "no"
+    assert arguments[arguments.index("--bind") + 1] == "0.0.0.0"
+    loopback = server_arguments(6379, (LOOPBACK,), tmp_path)
+    assert loopback[loopback.index("--protected-mode") + 1] == "yes"
+
+
+def test_docker_line_carries_the_same_limit():
+    assert "--client-output-buffer-limit pubsub 1gb 512mb 60" in docker_run_line()
+    assert "-p 6379:6379" in docker_run_line()
+
+
+def test_second_server_on_a_taken_port_fails_with_a_hint(redis_server, tmp_path):
+    clash = RedisServer(port=redis_server.port, bind=(LOOPBACK,), workdir=tmp_path, start_timeout=5)
+    with pytest.raises(ProtocolError, match=f"port {redis_server.port}"):
+        clash.start()
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", BufferLimit(33554432, 8388608, 60)),
+    ("pubsub 1gb 512mb 60", BufferLimit(1024**3, 512 * 1024**2, 60)),
+    ("pubsub 0 0 0", BufferLimit(0, 0, 0)),
+    ("normal 0 0 0", None),
+])
+def test_parse_buffer_limit(value, expected):
+    assert parse_buffer_limit(value) == expected
+
+
+def test_limit_is_too_low_when_a_reply_and_its_re_send_exceed_it():
+    default = BufferLimit(hard=32 * 2**20, soft=8 * 2**20, soft_seconds=60)
+    assert not default.too_low_for(4 * 2**20)
+    assert default.too_low_for(9 * 2**20)  # above soft
+    assert BufferLimit(hard=10 * 2**20, soft=0, soft_seconds=0).too_low_for(6 * 2**20)
+    assert not BufferLimit(0, 0, 0).too_low_for(10**9)

@@ -50,8 +50,9 @@ def _fix_renderer(module: types.ModuleType) -> None:
             original_init(self, *args, **kwargs)
         except ImportError as error:
             logger.debug("pygame unavailable, Coach's renderer is disabled: %s", error)
-            self.size, self.screen, self.clock, self.display, self.fps = (1, 1), None, None, None, 30
-            self.pressed_keys = []
+            # Drawing still fails, clearly, through the pygame stand-in.
+            self.size, self.screen, self.clock, self.display = (1, 1), None, None, module.pygame.display
+            self.fps, self.pressed_keys, self.is_open = 30, [], False
 
     module.Renderer.__init__ = init
 

@@ -10,13 +10,10 @@ the enclosing variable scope's initializer and then to glorot-uniform.
 """
 from __future__ import annotations
 
-import logging
 from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
-
-logger = logging.getLogger(__name__)
 
 v1 = tf.compat.v1
 

@@ -12,14 +12,11 @@ from __future__ import annotations
 import builtins
 import collections
 import collections.abc
-import logging
 import os
 import shutil
 import types
 
 import numpy
-
-logger = logging.getLogger(__name__)
 
 
 class _ViewWithExtras(types.ModuleType):

@@ -1,12 +1,10 @@
 """The module rl_coach sees as ``tf``: ``tf.compat.v1`` plus the ``contrib`` pieces Coach uses.
 
 Only rl_coach modules get this object (see ``coach_imports``); everyone else's ``tensorflow`` is the
-real one. Attribute lookup goes: the bridged names below, then ``tf.compat.v1``, then top-level
-``tensorflow`` (for ``__version__`` and friends).
+real one. Attribute lookup goes: the bridged names below, then ``tf.compat.v1``.
 """
 from __future__ import annotations
 
-import logging
 import types
 
 import numpy as np
@@ -15,13 +13,11 @@ import tensorflow as tf
 from markov.compat import distributions, layers
 from markov.errors import ConfigError
 
-logger = logging.getLogger(__name__)
-
 v1 = tf.compat.v1
 
 
 class BridgedNamespace(types.ModuleType):
-    """A read-only module made of the given names, optionally backed by another module.
+    """A module made of the given names, optionally backed by another module.
 
     A missing name says which TF1 API is not bridged, rather than a bare AttributeError.
     """

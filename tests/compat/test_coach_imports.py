@@ -49,6 +49,7 @@ def test_numpy_aliases_exist_for_rl_coach_only():
     assert coach_np.float is float and coach_np.bool8 is np.bool_ and coach_np.int is int
     assert coach_np.bool is np.bool  # a name numpy still has wins over the old alias
     assert coach_np.zeros is np.zeros
+    assert coach_imports.coach_import("numpy.random") is coach_np  # ``import numpy.random`` binds ``numpy``
     with pytest.raises(AttributeError):
         np.float  # noqa: B018 - the real numpy is untouched
     with pytest.raises(AttributeError):

@@ -33,6 +33,10 @@ def coach_import(name: str, globals=None, locals=None, fromlist=(), level: int =
         redirected = _REDIRECTS.get(name)
         if redirected is not None:
             return redirected
+        root = name.partition(".")[0]
+        if not fromlist and name != root and root in _REDIRECTS:
+            _real_import(name, globals, locals, fromlist, level)  # ``import numpy.random`` binds ``numpy``
+            return _REDIRECTS[root]
         if optional_modules.is_always_deferred(name):
             return optional_modules.DeferredModule(name if fromlist else name.partition(".")[0])
     try:

@@ -31,7 +31,7 @@ def coach_import(name: str, globals=None, locals=None, fromlist=(), level: int =
     """``__import__`` for rl_coach modules: redirects, then the real import, then optional stand-ins."""
     if level == 0:
         redirected = _REDIRECTS.get(name)
-        if redirected is not None:
+        if redirected is not None and (fromlist or "." not in name):
             return redirected
         root = name.partition(".")[0]
         if not fromlist and name != root and root in _REDIRECTS:

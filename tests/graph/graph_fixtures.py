@@ -30,3 +30,15 @@ def build_graph(metadata: dict, hyperparameters: dict | None = None, experiment_
     create_graph(manager, experiment_path=experiment_path or "/tmp/deepracer-graph-tests",
                  checkpoint_save_dir=checkpoint_save_dir, checkpoint_restore_path=checkpoint_restore_path)
     return manager, parsed
+
+
+def build_and_save_golden(path: Path, directory: Path):
+    """Build the graph of a golden dump with its hyperparameters and save checkpoint 0 under ``directory/agent``.
+
+    Returns ``(golden dict, manager, checkpoint directory)``; the caller closes ``manager.sess``.
+    """
+    golden = load_golden(path)
+    manager, _ = build_graph(golden["model_metadata"], golden["hyperparameters"], experiment_path=directory,
+                             checkpoint_save_dir=directory / "agent")
+    manager.save_checkpoint()
+    return golden, manager, directory / "agent"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph_fixtures import GOLDEN_FILES, build_graph, load_golden
+from graph_fixtures import GOLDEN_FILES, build_and_save_golden, load_golden
 from markov.graph import contract
 from markov.graph.checkpoint import read_checkpoint_variables
 from markov.model_metadata import parse_model_metadata
@@ -20,12 +20,8 @@ def _golden_set(golden: dict) -> dict[str, tuple[int, ...]]:
 
 @pytest.fixture(scope="module", params=GOLDEN_FILES, ids=[p.stem for p in GOLDEN_FILES])
 def saved_golden(request, tmp_path_factory):
-    golden = load_golden(request.param)
-    directory = tmp_path_factory.mktemp(request.param.stem)
-    manager, _ = build_graph(golden["model_metadata"], golden["hyperparameters"], experiment_path=directory,
-                             checkpoint_save_dir=directory / "agent")
-    manager.save_checkpoint()
-    yield golden, manager, directory / "agent"
+    golden, manager, directory = build_and_save_golden(request.param, tmp_path_factory.mktemp(request.param.stem))
+    yield golden, manager, directory
     manager.sess.close()
 
 

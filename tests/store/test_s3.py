@@ -150,6 +150,8 @@ def test_endpoint_helpers(monkeypatch):
     assert endpoint_from_env() is None
     monkeypatch.setenv("S3_ENDPOINT_URL", "http://localhost:9000")
     assert endpoint_from_env() == "http://localhost:9000"
+    assert S3Store(BUCKET, region=REGION).endpoint_url == "http://localhost:9000"
+    assert S3Store(BUCKET, endpoint_url="http://minio:9000", region=REGION).endpoint_url == "http://minio:9000"
     assert display_endpoint(None, "eu-west-1") == "AWS S3 (eu-west-1)"
     assert display_endpoint("https://u:p@minio.lan:9000/x?y=1") == "https://minio.lan:9000/x"
 

@@ -17,6 +17,10 @@ from markov.store.checkpoints import (
 )
 from markov.store.keys import ModelKeys
 
+from markov.cli.main import main
+from s3_boto_data_store import S3BotoDataStore, S3BotoDataStoreParameters
+from s3_client import SageS3Client
+
 from store_helpers import MemoryStore, RecordingStore, save_checkpoint
 
 
@@ -26,15 +30,23 @@ def windows_paths(monkeypatch):
     assert os.path.join("a", "b") == "a\\b"
 
 
+@pytest.fixture
+def warm_s3_store(s3_store):
+    """The moto-backed store with botocore's data files already loaded.
+
+    botocore reads its service data lazily from its install folder, through os.path; that must
+    happen before ``windows_paths`` (on a real Windows host os.path and the file system agree).
+    Fixtures listed before ``windows_paths`` are made first.
+    """
+    s3_store.list("")
+    return s3_store
+
+
 @pytest.fixture(params=["memory", "s3"])
 def backend(request):
     if request.param == "memory":
         return MemoryStore()
-    store = request.getfixturevalue("s3_store")
-    # botocore loads its paginator data lazily from its own install folder; load it with the real
-    # os.path first (on a real Windows host, os.path and the file system agree).
-    store.list("")
-    return store
+    return request.getfixturevalue("warm_s3_store")
 
 
 @pytest.mark.parametrize("prefix", ["rl-deepracer-sagemaker", "runs/2026/model-a", "a//b/./c/", ""])
@@ -77,3 +89,31 @@ def test_no_key_holds_a_backslash(backend, tmp_path, prefix, windows_paths):
     listed = backend.list("")
     assert written and listed
     assert [key for key in built + written + listed if "\\" in key] == []
+
+
+@pytest.fixture
+def cli_imported():
+    """Import the CLI's subcommand modules with the real os.path (they resolve their data folders)."""
+    from markov.cli.main import build_parser
+    build_parser()
+
+
+def test_adapters_and_init_build_posix_keys(warm_s3_store, cli_imported, tmp_path, windows_paths):
+    s3_store = warm_s3_store
+
+    assert main(["init", "--s3-bucket", "bucket", "--s3-prefix", "win/model"]) == 0
+    client = SageS3Client("bucket", "win/model", store=s3_store)
+    metadata = tmp_path / "m.json"
+    metadata.write_text("{}")
+    client.upload_model_metadata(metadata)
+    client.write_ip_config("10.0.0.3")
+    params = S3BotoDataStoreParameters(bucket="bucket", s3_prefix="win/model", checkpoint_dir=tmp_path / "agent")
+    data_store = S3BotoDataStore(params, store=s3_store, frozen_model=b"pb")
+    save_checkpoint(tmp_path / "agent", 0, 0)
+    data_store.save_to_store()
+    data_store.signal_ready()
+    data_store.flush_finished()
+    listed = s3_store.list("")
+    assert "win/model/model/.coach_checkpoint" in listed and "custom_files/reward_function.py" in listed
+    assert [key for key in listed if "\\" in key] == []
+

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {upload_custom_file(store, custom, force=args.force)}")
     warn_if_prefix_in_use(store, ModelKeys(args.s3_prefix))
 
-    hyperparameters = (args.hyperparameters or HYPERPARAMETERS).resolve()
+    hyperparameters = (args.hyperparameters or HYPERPARAMETERS).absolute()
     print()
     print(next_steps(args.s3_bucket, args.s3_prefix, endpoint, region, hyperparameters))
     return 0

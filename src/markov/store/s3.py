@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -72,7 +73,8 @@ class S3Store:
 
     Args:
         bucket: the bucket name.
-        endpoint_url: MinIO or other S3-compatible endpoint; None for AWS.
+        endpoint_url: MinIO or other S3-compatible endpoint; None means ``S3_ENDPOINT_URL``, and AWS
+            when that is unset too.
         region: AWS region; None lets boto3 decide (``AWS_REGION``, profile, then us-east-1).
         kms_key_arn: when set, uploads are encrypted with this KMS key (§4.1).
         attempts: tries per request on throttling, 5xx and connection errors.
@@ -97,7 +99,7 @@ class S3Store:
         if not bucket or "/" in bucket:
             raise StorageError(f"S3 bucket name {bucket!r} is not valid; give a bare bucket name (no s3://, no '/')")
         self.bucket = bucket
-        self.endpoint_url = endpoint_url or None
+        self.endpoint_url = endpoint_url or endpoint_from_env()
         self.kms_key_arn = kms_key_arn or None
         self.attempts = max(1, attempts)
         self.backoff_s = backoff_s
@@ -256,6 +258,21 @@ class S3Store:
         return StorageError(f"S3 {operation} failed for {where} {at}: {_describe(exc)}")
 
 
+_SESSION: boto3.session.Session | None = None
+_SESSION_LOCK = threading.Lock()
+
+
+def _shared_session() -> boto3.session.Session:
+    """One boto3 session per process: it caches botocore's service data, so each store is cheap to make.
+
+    Sessions are not thread-safe, so clients are made under ``_SESSION_LOCK``; the clients themselves are.
+    """
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = boto3.session.Session()
+    return _SESSION
+
+
 def _make_client(endpoint_url: str | None, region: str | None):
     config = Config(
         connect_timeout=20,
@@ -266,7 +283,8 @@ def _make_client(endpoint_url: str | None, region: str | None):
         s3={"addressing_style": "path"} if endpoint_url else None,
     )
     try:
-        return boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region or None, config=config)
+        with _SESSION_LOCK:
+            return _shared_session().client("s3", endpoint_url=endpoint_url, region_name=region or None, config=config)
     except ValueError as exc:
         raise StorageError(f"invalid S3 endpoint {display_endpoint(endpoint_url)!r}: {exc}; fix "
                            f"{ENDPOINT_ENV} / --s3_endpoint_url") from None

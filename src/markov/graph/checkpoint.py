@@ -220,5 +220,6 @@ class CheckpointSaver:
         feed = {self._placeholders[name]: reader.get_tensor(tensor) for name, tensor in matches.items()}
         sess.run([self._assign_ops[name] for name in matches], feed_dict=feed)
         renamed = sum(1 for name, tensor in matches.items() if name != tensor)
-        log.info("Restored %d variables from %s (%d by fallback match)", len(matches), restore_path, renamed)
+        log.info("Restored %d variables from %s (%d from tensors under another name)", len(matches), restore_path,
+                 renamed)
         return matches

@@ -60,6 +60,7 @@ class RolloutBackend:
         self._episodes: list[bytes] = []  # pickled replies, local order j -> global index idx + j*n
         self._pending_request: int | None = None
         self._last_request: int | None = None
+        self._being_stored = 0  # episodes being pickled by store_episode right now
         self._current: Any = None  # the Episode being assembled by store(transition)
         self._iteration_end = threading.Condition(self._lock)
         self._stop = threading.Event()
@@ -102,17 +103,28 @@ class RolloutBackend:
     def store_episode(self, episode: Any) -> int:
         """Keep a finished Coach ``Episode``; publish it at once if the trainer is waiting for it.
 
-        Returns its global episode index.
+        Returns its global episode index. Pickling happens outside the lock, so requests for
+        stored episodes are answered meanwhile.
         """
-        with self._lock:
-            index = self.global_index(len(self._episodes))
-            payload = wire.encode_episode(index, episode)
-            self._episodes.append(payload)
-            if self._pending_request == index:
-                self._pending_request = None
-                self._link.publish(self.channels.replies, payload)
-        log.debug("Stored episode %d (%d bytes)", index, len(payload))
-        return index
+        while True:
+            with self._lock:
+                iteration = self.iterations_completed
+                index = self.global_index(len(self._episodes) + self._being_stored)
+                self._being_stored += 1
+            try:
+                payload = wire.encode_episode(index, episode)
+            finally:
+                with self._lock:
+                    self._being_stored -= 1
+            with self._lock:
+                if self.iterations_completed != iteration or index != self.global_index(len(self._episodes)):
+                    continue  # the iteration ended (or another store won) while pickling: number it again
+                self._episodes.append(payload)
+                if self._pending_request == index:
+                    self._pending_request = None
+                    self._link.publish(self.channels.replies, payload)
+            log.debug("Stored episode %d (%d bytes)", index, len(payload))
+            return index
 
     def store(self, obj: Any) -> None:
         """Coach's memory hook: an ``Episode`` is stored whole; transitions are collected until ``game_over``.

@@ -111,6 +111,11 @@ def _lazy_stack_class() -> type:
 ALLOWED_GLOBALS = _allowed_globals()
 
 
+def preload() -> None:
+    """Import Coach's ``core_types`` now, so that the first episode does not pay for it mid-fetch."""
+    _coach_core_types()
+
+
 class EpisodeUnpickler(pickle.Unpickler):
     """Resolves only :data:`ALLOWED_GLOBALS`; refuses persistent ids and everything else."""
 

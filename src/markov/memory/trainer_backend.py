@@ -26,7 +26,7 @@ from markov.memory import channels as wire
 from markov.memory.connection import (RECONNECTED, BufferLimit, PubSubLink, channels_matching, describe,
                                       read_pubsub_buffer_limit)
 from markov.memory.redis_server import docker_run_line
-from markov.memory.safe_pickle import UnsafePayloadError
+from markov.memory.safe_pickle import UnsafePayloadError, preload
 from markov.model_metadata import SHALLOW
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ class TrainerBackend:
         """Connect and subscribe (the image does this before writing ``.ready``, PROTOCOL.md §7.1)."""
         if self._started:
             return
+        preload()
         self._link.open()
         self._started = True
         log.info("Episodes from Redis %s: requests on %r, replies on %r (%s protocol)", describe(self.redis_config),
@@ -201,7 +202,7 @@ class TrainerBackend:
                 log.debug("Ignored ACK %d while waiting for %d of %d", reply.index, index, wanted)
                 continue
             if reply.index != index or index >= wanted:
-                stats.duplicates += 1
+                stats.duplicates += 1  # a re-sent episode that raced its first copy
                 log.debug("Ignored episode %d while waiting for %d of %d", reply.index, index, wanted)
                 continue
 
@@ -218,8 +219,7 @@ class TrainerBackend:
                 index = wanted - 1 if index < wanted - 1 else wanted
             else:
                 index += 1
-            # Ask for the next one before handing this one to Coach, so that both overlap.
-            self._request(index)
+            self._request(index)  # before handing this one to Coach, so that both overlap
             waiting_since = last_sent = last_log = time.monotonic()
             diagnosed = False
             self._ever_received = True

@@ -52,6 +52,9 @@ def make_client(config: RedisConfig) -> redis.Redis:
     return redis.Redis(
         host=config.host, port=config.port, db=config.db, password=config.password,
         socket_connect_timeout=5.0, socket_keepalive=True, retry=Retry(NoBackoff(), 0),
+        # A server that vanished without closing the connection must not hang a PUBLISH forever;
+        # idle pub/sub waits are unaffected (they poll with their own timeout).
+        socket_timeout=30.0,
         # Large episodes arrive as one bulk string; bigger reads mean fewer Python-level copies.
         socket_read_size=1 << 20, **_RESP2,
     )

@@ -208,15 +208,6 @@ def read_pubsub_buffer_limit(client: redis.Redis) -> BufferLimit | None:
     return parse_buffer_limit(value) if value else None
 
 
-def subscriber_count(client: redis.Redis, channel: str) -> int | None:
-    """How many clients listen on ``channel`` (PUBSUB NUMSUB), or None if unknown."""
-    try:
-        reply = client.pubsub_numsub(channel)
-    except (redis.RedisError, OSError):
-        return None
-    return int(reply[0][1]) if reply else 0
-
-
 def channels_matching(client: redis.Redis, pattern: str) -> list[str]:
     """Active channels matching ``pattern`` (PUBSUB CHANNELS), for diagnostics."""
     try:

@@ -41,6 +41,7 @@ environment variables:
   MAX_MEMORY_STEPS         cap on transitions per training iteration (image default 10000 for the
                            shallow network, 3000 otherwise)
   DEEPRACER_WORK_DIR       default of --work_dir
+  DEEPRACER_LOCAL_STORE    default of --local_store
   S3_KMS_CMK_ARN_ENV       KMS key for server-side encryption of uploads
   NODE_TYPE, TRAINING_JOB_NAME, SAGEMAKER_TRAINING_MODULE
                            accepted for compatibility with SageMaker launchers (logged only)
@@ -82,6 +83,7 @@ class TrainerConfig:
     pretrained_checkpoint_dir: Path
     model_dir: Path
     redis: RedisConfig
+    local_store: Path | None
     sm_training_env: str | None
     max_memory_steps: int | None
     kms_key_arn: str | None
@@ -135,6 +137,8 @@ def build_arg_parser(environ: Mapping[str, str] | None = None) -> argparse.Argum
         help="Redis channel layout: 'current' (simapp since 2020-03) or '2020' (old images, one worker)")
     add("--work_dir", default=env.get("DEEPRACER_WORK_DIR", DEFAULT_WORK_DIR),
         help="the one folder the trainer writes to (default ./%(default)s)")
+    add("--local_store", default=env.get("DEEPRACER_LOCAL_STORE") or None,
+        help="use a folder on disk as the bucket instead of S3/MinIO (the same key layout; deepracer-trainer local)")
     add("--log-format", "--log_format", dest="log_format", choices=("text", "json"), default="text",
         help="progress lines as text or as JSON lines")
     add("--wait_timeout", default="600", help="seconds of waiting (Redis, episodes, S3) before saying what is likely wrong")
@@ -189,6 +193,7 @@ def parse_trainer_config(argv: Sequence[str] | None = None, environ: Mapping[str
                                    else work_dir / "pretrained_checkpoint_sagemaker"),
         model_dir=Path(model_dir),
         redis=redis,
+        local_store=Path(args.local_store).expanduser() if args.local_store else None,
         sm_training_env=env.get("SM_TRAINING_ENV"),
         max_memory_steps=_int(max_steps, "MAX_MEMORY_STEPS", 1, 10**9) if max_steps and max_steps.strip() else None,
         kms_key_arn=env.get("S3_KMS_CMK_ARN_ENV") or None,

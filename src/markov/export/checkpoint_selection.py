@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from markov.checkpoint_names import checkpoint_name, frozen_model_filename
 from markov.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -45,12 +46,12 @@ class CheckpointName:
 
     @property
     def name(self) -> str:
-        return f"{self.number}_Step-{self.steps}.ckpt"
+        return checkpoint_name(self.number, self.steps)
 
     @property
     def frozen_model(self) -> str:
         """File name of the frozen graph published with it (§4.1 ``model_<n>.pb``)."""
-        return f"model_{self.number}.pb"
+        return frozen_model_filename(self.number)
 
     def files(self) -> tuple[str, ...]:
         return tuple(self.name + suffix for suffix in CHECKPOINT_SUFFIXES)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from markov.checkpoint_names import parse_coach_checkpoint
 from markov.errors import ConfigError
 from markov.graph import contract
 
@@ -31,16 +32,10 @@ v1 = tf.compat.v1
 COACH_CHECKPOINT_FILE = ".coach_checkpoint"
 TF_STATE_FILE = "checkpoint"
 # The rollout's parser for `.coach_checkpoint` (§4.1); group 2 is the checkpoint id.
-_COACH_NAME = re.compile(r"\A(([0-9]+)[^0-9])?.*?\.ckpt(-([0-9]+))?")
 _INDEX_FILE = re.compile(r"\A([0-9]+)_Step-([0-9]+)\.ckpt\.index\Z")
 _SCOPE_SUFFIX = re.compile(r"[0-9_]+\Z")
 
 Shape = tuple[int, ...]
-
-
-def checkpoint_name(checkpoint_id: int, steps: int) -> str:
-    """``<id>_Step-<steps>.ckpt``: id counts checkpoints, steps counts ingested transitions (§4.1)."""
-    return f"{checkpoint_id}_Step-{steps}.ckpt"
 
 
 @dataclass(frozen=True)
@@ -54,14 +49,6 @@ class CheckpointRef:
     @property
     def path(self) -> str:
         return str(self.directory / self.name)
-
-
-def parse_checkpoint_name(text: str) -> tuple[int, str] | None:
-    """(id, name) from a ``.coach_checkpoint`` text, as Coach and the rollout parse it."""
-    match = _COACH_NAME.search(text.strip())
-    if match is None or (match.group(2) is None and match.group(4) is None):
-        return None
-    return int(match.group(2) if match.group(2) is not None else match.group(4)), match.group(0)
 
 
 def write_coach_checkpoint(directory: str | Path, name: str) -> None:
@@ -83,7 +70,7 @@ def latest_checkpoint(directory: str | Path) -> CheckpointRef:
         raise ConfigError(f"{directory}: checkpoint directory not found")
     coach_file = directory / COACH_CHECKPOINT_FILE
     if coach_file.is_file():
-        parsed = parse_checkpoint_name(coach_file.read_text(encoding="utf-8", errors="replace")[:256])
+        parsed = parse_coach_checkpoint(coach_file.read_text(encoding="utf-8", errors="replace")[:256])
         if parsed is None:
             raise ConfigError(f"{coach_file}: does not name a checkpoint like '0_Step-0.ckpt'")
         return CheckpointRef(directory, parsed[1], parsed[0])
@@ -93,7 +80,7 @@ def latest_checkpoint(directory: str | Path) -> CheckpointRef:
         quoted = re.search(r'"([^"]+)"', first_line[0]) if first_line else None
         if quoted:
             name = os.path.basename(quoted.group(1))
-            parsed = parse_checkpoint_name(name)
+            parsed = parse_coach_checkpoint(name)
             return CheckpointRef(directory, name, parsed[0] if parsed else 0)
     found = [(int(m.group(1)), m.group(0)[: -len(".index")])
              for m in (_INDEX_FILE.match(p.name) for p in directory.iterdir()) if m]

@@ -32,7 +32,8 @@ from rl_coach.utils import short_dynamic_import
 
 from markov.graph import contract
 from markov.graph.agents import agent_parameters, schedule_parameters
-from markov.graph.checkpoint import CheckpointRef, CheckpointSaver, latest_checkpoint, parse_checkpoint_name
+from markov.checkpoint_names import parse_checkpoint_number
+from markov.graph.checkpoint import CheckpointRef, CheckpointSaver, latest_checkpoint
 from markov.graph.spaces import spaces_definition
 from markov.hyperparameters import HyperParameters
 from markov.model_metadata import ModelMetadata
@@ -143,8 +144,7 @@ class DeepRacerGraphManager(GraphManager):
 
 
 def _checkpoint_number(name: str) -> int:
-    parsed = parse_checkpoint_name(name)
-    return parsed[0] if parsed else 0
+    return parse_checkpoint_number(name) or 0
 
 
 def build_graph_manager(metadata: ModelMetadata, hyperparameters: HyperParameters,

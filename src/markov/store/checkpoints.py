@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Union
 
+from markov.checkpoint_names import checkpoint_name, frozen_model_filename, parse_checkpoint_number
 from markov.errors import StorageError
 from markov.store import keys as keylib
 from markov.store.atomic import PARTIAL_SUFFIX, atomic_write_bytes
@@ -31,25 +32,9 @@ from markov.store.keys import ModelKeys
 log = logging.getLogger(__name__)
 
 NUM_MODELS_TO_KEEP = 4
-# Coach's own pattern for checkpoint names (rl_coach/checkpoint.py), used by the rollout to read
-# the number from `.coach_checkpoint` (§4.1).
-COACH_CHECKPOINT_PATTERN = re.compile(r"\A(([0-9]+)[^0-9])?.*?\.ckpt(-([0-9]+))?")
 _CHECKPOINT_FILE_PATTERN = re.compile(r"\A([0-9]+)_Step-([0-9]+)\.ckpt\.")
 # The frozen graph of the checkpoint being published: bytes, or a function of the checkpoint name.
 FrozenModel = Optional[Union[bytes, Callable[[str], bytes]]]
-
-
-def checkpoint_name(number: int, step: int) -> str:
-    """``<n>_Step-<s>.ckpt``, the name Coach gives checkpoint ``n`` after ``s`` transitions (§6.1)."""
-    return f"{number}_Step-{step}.ckpt"
-
-
-def parse_checkpoint_number(name: str) -> int | None:
-    """The checkpoint number in a name such as ``12_Step-3400.ckpt``, the way Coach reads it."""
-    match = COACH_CHECKPOINT_PATTERN.match(name.strip())
-    if not match or match.group(2) is None:
-        return None
-    return int(match.group(2))
 
 
 def checkpoint_files(checkpoint_dir: str | Path, name: str) -> list[Path]:
@@ -214,7 +199,7 @@ class CheckpointPublisher:
         return frozen_model(name) if callable(frozen_model) else bytes(frozen_model)
 
     def _publish_frozen(self, number: int, frozen: bytes, records: CheckpointRecords) -> None:
-        filename = keylib.frozen_model_filename(number)
+        filename = frozen_model_filename(number)
         if self.frozen_dir is not None:
             atomic_write_bytes(self.frozen_dir / filename, frozen)
         key = self.keys.frozen_model(number)
@@ -230,7 +215,7 @@ class CheckpointPublisher:
     def _refresh_model_dir(self, newest: str, frozen: bytes, best: int) -> None:
         """``SM_MODEL_DIR/agent/model.pb`` is the best frozen graph, or the newest while none is best."""
         target = self.model_dir / "agent" / "model.pb"
-        best_file = self.frozen_dir / keylib.frozen_model_filename(best) if self.frozen_dir and best >= 0 else None
+        best_file = self.frozen_dir / frozen_model_filename(best) if self.frozen_dir and best >= 0 else None
         if best_file is not None and best_file.is_file():
             log.info("Copying the frozen checkpoint from %s to %s", best_file, target)
             atomic_write_bytes(target, best_file.read_bytes())

@@ -12,6 +12,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Iterable
 
+from markov.checkpoint_names import frozen_model_filename
 from markov.errors import ConfigError
 
 S3_SCHEME = "s3://"
@@ -177,6 +178,3 @@ class ModelKeys:
         return join(self.prefix, "samples", f"sample_{index}.pkl")
 
 
-def frozen_model_filename(checkpoint_number: int) -> str:
-    """``model_<n>.pb``, the same name locally and in the bucket."""
-    return f"model_{checkpoint_number}.pb"

@@ -20,6 +20,10 @@ class BucketNotFoundError(StorageError):
     """The bucket itself is missing: never a normal answer, unlike a missing key."""
 
 
+class EndpointUnreachableError(StorageError):
+    """The endpoint did not answer (MinIO not started yet, wrong URL): worth retrying for a while."""
+
+
 @runtime_checkable
 class ObjectStore(Protocol):
     """A flat key -> bytes store. Every method raises ``StorageError`` with a one-line message."""

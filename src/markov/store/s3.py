@@ -25,7 +25,7 @@ from botocore.exceptions import PartialCredentialsError, ReadTimeoutError
 from markov.errors import StorageError
 from markov.store import keys as keylib
 from markov.store.atomic import atomic_write
-from markov.store.backend import BucketNotFoundError, ObjectNotFoundError
+from markov.store.backend import BucketNotFoundError, EndpointUnreachableError, ObjectNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +241,7 @@ class S3Store:
             return StorageError(f"no usable AWS credentials for {where} {at}; set AWS_ACCESS_KEY_ID and "
                                 "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)")
         if isinstance(exc, (BotoConnectionError, ConnectionClosedError, ReadTimeoutError)):
-            return StorageError(f"cannot reach the S3 endpoint {self._endpoint_text} ({where}): {_describe(exc)}; "
+            return EndpointUnreachableError(f"cannot reach the S3 endpoint {self._endpoint_text} ({where}): {_describe(exc)}; "
                                 f"is MinIO running, and is {ENDPOINT_ENV} / --s3_endpoint_url right?")
         code = _code(exc)
         if code == "NoSuchBucket" or (code in _NOT_FOUND_CODES and key is None):

@@ -21,7 +21,7 @@ from markov.hyperparameters import HyperParameters, hyperparameters_from_sm_trai
 from markov.model_metadata import SAC, ModelMetadata, load_model_metadata
 from markov.public_address import choose_public_address
 from markov.store import factory, lifecycle
-from markov.store.backend import BucketNotFoundError, ObjectStore
+from markov.store.backend import EndpointUnreachableError, ObjectStore
 from markov.store.checkpoints import CheckpointPublisher, download_pretrained
 from markov.store.keys import ModelKeys, split_s3_uri
 from markov.training.progress import IterationReport
@@ -239,10 +239,8 @@ def _wait_until_reachable(store: ObjectStore, timeout: float, stop: GracefulStop
         try:
             store.check()
             return
-        except BucketNotFoundError:
-            raise
-        except StorageError as exc:
-            if "cannot reach" not in str(exc) or time.monotonic() >= deadline:
+        except EndpointUnreachableError as exc:
+            if time.monotonic() >= deadline:
                 raise
             if time.monotonic() - last_log >= 30 or last_log == 0.0:
                 log.info("Waiting for the store %s (%s); giving up in %.0f s", store.location, exc,

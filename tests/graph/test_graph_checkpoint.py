@@ -154,3 +154,17 @@ def test_checkpoint_of_another_model_is_refused_with_its_path(saved_ppo, tmp_pat
                             np.zeros((512, 7), np.float32)})
     with pytest.raises(ConfigError, match=r"0_Step-0\.ckpt: checkpoint does not fit this model_metadata\.json"):
         manager.checkpoint_saver.restore(manager.sess, path)
+
+
+def test_only_the_four_newest_checkpoints_stay_on_disk(tmp_path):
+    """Like the image (§4.3), a long run does not fill the disk with 47 MB checkpoints."""
+    from markov.graph.checkpoint import LOCAL_CHECKPOINTS_TO_KEEP
+
+    import json
+
+    golden = json.loads((GOLDEN_DIR / "cam_shallow_ppo.json").read_text())
+    manager, _ = build_graph(golden["model_metadata"], experiment_path=tmp_path, checkpoint_save_dir=tmp_path / "ckpt")
+    for _ in range(LOCAL_CHECKPOINTS_TO_KEEP + 2):
+        manager.save_checkpoint()
+    kept = sorted(path.name for path in (tmp_path / "ckpt").glob("*.index"))
+    assert kept == [f"{n}_Step-0.ckpt.index" for n in range(2, LOCAL_CHECKPOINTS_TO_KEEP + 2)]

@@ -141,6 +141,10 @@ def is_checkpointed(variable: tf.Variable) -> bool:
     return f"{contract.LEVEL}/" in name and "/target" not in name
 
 
+# The image keeps 4 checkpoints on local disk (PROTOCOL.md §4.3); each is ~47 MB for the shallow net.
+LOCAL_CHECKPOINTS_TO_KEEP = 4
+
+
 class CheckpointSaver:
     """Saves and restores the checkpointed variables of one graph.
 
@@ -154,7 +158,8 @@ class CheckpointSaver:
         with graph.as_default():
             trainable = graph.get_collection(v1.GraphKeys.TRAINABLE_VARIABLES)
             self.variables: dict[str, tf.Variable] = {v.op.name: v for v in trainable if is_checkpointed(v)}
-            self._saver = v1.train.Saver(var_list=self.variables, max_to_keep=None, save_relative_paths=True)
+            self._saver = v1.train.Saver(var_list=self.variables, max_to_keep=LOCAL_CHECKPOINTS_TO_KEEP,
+                                         save_relative_paths=True)
             self._placeholders = {}
             self._assign_ops = {}
             with tf.name_scope("deepracer_restore"):

@@ -136,7 +136,7 @@ class S3Store:
             if "BucketAlreadyOwnedByYou" in str(exc):
                 return False
             raise
-        log.info("Created bucket %s", self.location)
+        log.debug("Created bucket %s", self.location)
         return True
 
     def put_bytes(self, key: str, data: bytes) -> None:

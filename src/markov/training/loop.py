@@ -67,7 +67,10 @@ def run_training(config: TrainerConfig, store: ObjectStore | None = None) -> int
 
         # 1. What to train: model metadata and hyperparameters (§1.4, §1.5).
         metadata_path = _fetch_model_metadata(config, store)
-        metadata = load_model_metadata(metadata_path)
+        try:
+            metadata = load_model_metadata(metadata_path)
+        except ConfigError as exc:  # name the file the user gave, not our downloaded copy
+            raise ConfigError(str(exc).replace(str(metadata_path), config.model_metadata_s3_key)) from None
         log.info("Sensor list %s, network %s, simapp_version %s, training_algorithm %s, action_space_type %s lidar_config %s",
                  list(metadata.sensors), metadata.neural_network, metadata.version, metadata.training_algorithm,
                  metadata.action_space_type, metadata.lidar_config)
@@ -235,16 +238,25 @@ def _wait_until_reachable(store: ObjectStore, timeout: float, stop: GracefulStop
     """Retry an unreachable endpoint for ``timeout`` seconds; other errors (no bucket, bad keys) fail at once."""
     deadline = time.monotonic() + timeout
     last_log = 0.0
-    while True:
-        try:
-            store.check()
-            return
-        except EndpointUnreachableError as exc:
-            if time.monotonic() >= deadline:
-                raise
-            if time.monotonic() - last_log >= 30 or last_log == 0.0:
-                log.info("Waiting for the store %s (%s); giving up in %.0f s", store.location, exc,
-                         deadline - time.monotonic())
-                last_log = time.monotonic()
-            with stop.interruptible():
-                time.sleep(2.0)
+    # This loop is the retry, bounded by --connect_timeout; the store's own retries (about 30 s
+    # for S3Store) would otherwise run first on every check, whatever the timeout says.
+    attempts = getattr(store, "attempts", None)
+    if attempts is not None:
+        store.attempts = 1
+    try:
+        while True:
+            try:
+                store.check()
+                return
+            except EndpointUnreachableError as exc:
+                if time.monotonic() >= deadline:
+                    raise
+                if time.monotonic() - last_log >= 30 or last_log == 0.0:
+                    log.info("Waiting for the store %s (%s); giving up in %.0f s", store.location, exc,
+                             deadline - time.monotonic())
+                    last_log = time.monotonic()
+                with stop.interruptible():
+                    time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+    finally:
+        if attempts is not None:
+            store.attempts = attempts

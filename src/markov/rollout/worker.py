@@ -150,6 +150,7 @@ class RolloutWorker:
         log.info("Rollout worker %d of %d plays %d of the %d episodes per iteration",
                  config.worker_index, config.num_workers, share, n_episodes)
         graph_manager, policy = self._build_policy(metadata, hyperparameters, name)
+        self._remember_best()
         env = DeepRacerEnv(metadata, track=config.track, reward_function=config.reward_function,
                            max_steps=config.max_steps)
         backend = RolloutBackend(redis, config.s3_prefix, episodes_per_iteration=n_episodes,
@@ -235,6 +236,18 @@ class RolloutWorker:
                 raise TrainingError(f"no checkpoint newer than {last} at {store.uri(keys.coach_checkpoint)} within "
                                     f"{self.config.wait_timeout:.0f} s; is the trainer still training?")
             time.sleep(self.config.poll_s)
+
+    def _remember_best(self) -> None:
+        """A continued model keeps its best checkpoint from earlier runs as a candidate."""
+        if self.config.worker_index != 0:
+            return
+        data = get_bytes_or_none(self.config.store, self.keys.deepracer_checkpoints)
+        try:
+            best = json.loads(data.decode("utf-8"))["best_checkpoint"] if data else None
+            if best and best.get("name") and best.get("avg_eval_metric") is not None:
+                self._scores[best["name"]] = float(best["avg_eval_metric"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.warning("ignoring an unreadable %s", self.config.store.uri(self.keys.deepracer_checkpoints))
 
     def _write_records(self, last: str) -> None:
         """Worker 0 keeps ``deepracer_checkpoints.json``: best by mean progress, and last (§6.3)."""

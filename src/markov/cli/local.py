@@ -1,0 +1,52 @@
+"""``deepracer-trainer local``: train with no Docker, no MinIO and no Gazebo (see docs/local.md)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "local",
+        help="train on this machine: embedded Redis, a store on disk, the trainer and rollout workers on the built-in simulator",
+        description="Train a model end to end on this machine, with no argument needed. Ctrl-C saves a usable "
+                    "checkpoint; running again with the same --out continues from it.",
+    )
+    parser.add_argument("--track", default="oval", help="built-in track (oval, twisty) or a route .npy (default: oval)")
+    parser.add_argument("--model-metadata", type=Path, metavar="FILE", help="model_metadata.json (default: the package's)")
+    parser.add_argument("--reward-function", type=Path, metavar="FILE", help="reward_function.py (default: the package's)")
+    parser.add_argument("--hyperparameters", type=Path, metavar="FILE",
+                        help="hyperparameters.json (default: small settings for a quick local run, see docs/local.md)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="rollout workers (default: 1)")
+    stop = parser.add_mutually_exclusive_group()
+    stop.add_argument("--iterations", type=int, metavar="K", help="training iterations to run")
+    stop.add_argument("--minutes", type=float, metavar="M", help="stop (with a saved checkpoint) after M minutes (default: 30)")
+    parser.add_argument("--max-steps", type=int, default=600, metavar="N",
+                        help="step limit per episode, 15 steps = 1 s (default: 600)")
+    parser.add_argument("--out", type=Path, default=Path("deepracer-local"), metavar="DIR",
+                        help="the run's folder; an existing model there is continued (default: ./deepracer-local)")
+    parser.add_argument("--redis-host", metavar="HOST", help="use this Redis instead of an embedded one")
+    parser.add_argument("--redis-port", type=int, metavar="PORT", help="port of that Redis (default 6379)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from markov.local.session import LocalOptions, run_local
+
+    minutes = args.minutes if args.minutes is not None or args.iterations is not None else 30.0
+    options = LocalOptions(out=args.out, track=args.track, model_metadata=args.model_metadata,
+                           reward_function=args.reward_function, hyperparameters=args.hyperparameters,
+                           workers=args.workers, iterations=args.iterations, minutes=minutes,
+                           max_steps=args.max_steps, redis_host=args.redis_host, redis_port=args.redis_port)
+    print(f"Training in {args.out.resolve()} (logs in {args.out.resolve() / 'logs'}); Ctrl-C stops with a saved checkpoint")
+    result = run_local(options)
+    if result.message:
+        print(f"error: {result.message}", file=sys.stderr)
+    print(f"{result.iterations} iterations this run. The model is in {result.model_prefix}")
+    if result.plot is not None:
+        print(f"Reward and progress per iteration: {result.plot}")
+    print(f"Export it for the car:  deepracer-trainer export --checkpoint {result.model_prefix} --step best "
+          f"--out {args.out / 'car.tar.gz'}")
+    print(f"Continue training:      deepracer-trainer local --out {args.out}")
+    return result.exit_code

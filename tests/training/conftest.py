@@ -5,6 +5,8 @@ HTTP, so trainer and rollout subprocesses see one bucket, as they would see MinI
 """
 from __future__ import annotations
 
+import urllib.request
+
 import boto3
 import pytest
 
@@ -34,8 +36,14 @@ def moto_endpoint(aws_env):
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
     url = f"http://{LOOPBACK}:{port}"
+    # moto's state lives in this process, shared by every server it runs: start from nothing.
+    def reset() -> None:
+        urllib.request.urlopen(urllib.request.Request(url + "/moto-api/reset", method="POST"), timeout=10).close()
+
+    reset()
     boto3.client("s3", endpoint_url=url, region_name=REGION).create_bucket(Bucket=BUCKET)
     yield url
+    reset()
     server.stop()
 
 

@@ -60,8 +60,11 @@ def trainer_argv(tmp_path, *extra: str) -> list[str]:
 
 
 def assert_one_error_line(capsys, code: int, *fragments: str) -> str:
+    """The one stderr line; what went to stdout (the log) is left in ``capsys.logged``."""
     assert code == 2
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    capsys.logged = captured.out
+    err = captured.err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert "Traceback" not in err
@@ -136,6 +139,9 @@ def test_unreachable_s3_endpoint_is_retried_then_named(tmp_path, aws_env, capsys
     line = assert_one_error_line(capsys, code, f"127.0.0.1:{port}", "S3_ENDPOINT_URL")
     assert "cannot reach" in line
     assert 3 <= took < 15, f"retried for {took:.1f} s; --connect_timeout 3 bounds it"
+    # The wait is not silent: what it waits for, where, and for how long (issue item 5).
+    assert f"Waiting for the store s3://{BUCKET} at http://127.0.0.1:{port}" in capsys.logged
+    assert "giving up in 3 s" in capsys.logged
 
 
 @pytest.mark.slow

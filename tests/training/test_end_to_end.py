@@ -23,13 +23,15 @@ pytestmark = pytest.mark.slow
 ROLLOUT = Path(__file__).with_name("fake_gazebo_rollout.py")
 PREFIX = "rl-e2e"
 ITERATIONS = 3
+# 60 transitions arrive in 3 iterations: every 7th is a sample, 3 in all (PROTOCOL.md §4.3).
+SAMPLING = {"max_sample_count": 3, "sampling_frequency": 7}
 
 
 def test_three_iterations_then_sigterm(tmp_path, s3, moto_endpoint, redis_server):
     upload_default_metadata(s3)
     trainer_log = tmp_path / "trainer.log"
     trainer = start_trainer(trainer_args(moto_endpoint, PREFIX, redis_server.port, tmp_path / "work"), trainer_log,
-                            SM_TRAINING_ENV=json.dumps(TINY_HYPERPARAMETERS))
+                            SM_TRAINING_ENV=json.dumps({**TINY_HYPERPARAMETERS, **SAMPLING}))
     report_path = tmp_path / "rollout.json"
     try:
         rollout = subprocess.run(
@@ -68,6 +70,7 @@ def test_three_iterations_then_sigterm(tmp_path, s3, moto_endpoint, redis_server
     assert numbers == {"1", "2", "3", "4"}
     assert {f"{model}model_{n}.pb" for n in (1, 2, 3, 4)} <= keys
     assert f"{model}model_0.pb" not in keys
+    assert {key for key in keys if "/samples/" in key} == {f"{PREFIX}/samples/sample_{k}.pkl" for k in range(3)}
     ip = json.loads(s3.get_object(Bucket="bucket", Key=f"{PREFIX}/ip/ip.json")["Body"].read())
     assert ip == {"IP": "127.0.0.1"}
 

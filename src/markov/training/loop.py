@@ -140,14 +140,17 @@ def run_training(config: TrainerConfig, store: ObjectStore | None = None) -> int
 def _training_loop(graph_manager, backend, publisher, metadata: ModelMetadata, hyperparameters: HyperParameters,
                    n_episodes: int, config: TrainerConfig, stop: GracefulStop) -> None:
     from markov.training.ingest import ingest_transitions, prepare_training, train_batch_size
+    from markov.training.samples import SampleCollector
 
     agent = graph_manager.get_agent()
+    samples = SampleCollector(publisher.store, publisher.keys, hyperparameters.max_sample_count,
+                              hyperparameters.sampling_frequency)
     is_sac = metadata.training_algorithm == SAC
     for iteration in range(1, hyperparameters.term_cond_max_episodes + 1):
         began = time.monotonic()
         try:
             with stop.interruptible():
-                ingest_transitions(graph_manager, backend.fetch(n_episodes))
+                ingest_transitions(graph_manager, samples.collect(backend.fetch(n_episodes)))
         except StopRequested:
             log.info("Stopped during a fetch; the episodes of this unfinished iteration are not trained on")
             _final_checkpoint(graph_manager, publisher)

@@ -1,0 +1,84 @@
+"""Learning bar: does ``deepracer-trainer local`` learn the default track with its defaults?
+
+Runs ``local`` with the default track, model, reward and hyperparameters for at most
+``--minutes`` (30), and watches ``progress.jsonl``. The bar (issue 8): mean progress per episode
+rises from its first-iteration value to >= 80 %, and at least one full lap is finished. As soon
+as both hold, the run is stopped with Ctrl-C (SIGINT), which also exercises the graceful stop.
+Prints the curve; exits 1 if the bar is not met in time. Run: ``python bench/learn.py [--out DIR]``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_PROGRESS = 80.0
+
+
+def read_points(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    points = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            points.append(json.loads(line))
+        except ValueError:
+            continue
+    return points
+
+
+def bar_met(points: list[dict]) -> bool:
+    progress = [p["mean_progress"] for p in points if p.get("mean_progress") is not None]
+    laps = sum(p.get("laps", 0) for p in points)
+    return len(progress) >= 2 and progress[-1] >= TARGET_PROGRESS and progress[-1] > progress[0] and laps >= 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--out", type=Path, default=None, help="run folder (default: a fresh temporary one)")
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="deepracer-learn-")) / "run"
+    if out.exists():
+        shutil.rmtree(out)
+    command = [sys.executable, "-m", "markov", "local", "--out", str(out), "--minutes", str(args.minutes)]
+    print(f"{' '.join(command)}  ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()})", flush=True)
+    began = time.monotonic()
+    log = (out.parent / "local.out").open("w") if out.parent.exists() else subprocess.DEVNULL
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    met_at = None
+    seen = 0
+    while process.poll() is None:
+        points = read_points(out / "progress.jsonl")
+        for point in points[seen:]:
+            minutes = (time.monotonic() - began) / 60
+            print(f"{minutes:6.1f} min  iteration {point['iteration']:3d}  reward {point['mean_reward'] or 0:8.1f}  "
+                  f"progress {point['mean_progress'] or 0:5.1f} %  laps {point['laps']}", flush=True)
+        seen = len(points)
+        if met_at is None and bar_met(points):
+            met_at = time.monotonic() - began
+            process.send_signal(signal.SIGINT)  # Ctrl-C: the run saves its checkpoint and stops
+        time.sleep(2)
+    points = read_points(out / "progress.jsonl")
+    laps = sum(p.get("laps", 0) for p in points)
+    progress = [p["mean_progress"] for p in points if p.get("mean_progress") is not None]
+    print(f"local exited with code {process.returncode}; {len(points)} iterations, {laps} laps, "
+          f"progress {progress[0] if progress else 0:.1f} % -> {max(progress) if progress else 0:.1f} % (best)")
+    if met_at is None:
+        print(f"FAIL: the bar (mean progress >= {TARGET_PROGRESS:.0f} % and a full lap) was not met "
+              f"in {args.minutes:g} minutes; run folder {out}")
+        return 1
+    print(f"PASS: bar met after {met_at / 60:.1f} minutes; run folder {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

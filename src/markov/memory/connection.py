@@ -93,6 +93,7 @@ class PubSubLink:
     def _wait_for_server(self, reason: str) -> None:
         started = time.monotonic()
         last_log = started
+        first_failure = True
         delay = 0.05
         while not self._closed.is_set():
             try:
@@ -107,10 +108,12 @@ class PubSubLink:
                     raise ProtocolError(
                         f"Redis at {describe(self.config)} is unreachable after {waited:.0f} s ({exc}); start it "
                         "(see docs/redis.md) or fix --redis_host / --redis_port (REDIS_HOST / REDIS_PORT)") from exc
-                if time.monotonic() - last_log >= self.wait_log_interval:
-                    log.warning("Still waiting for Redis at %s (%s) after %.0f s: %s", describe(self.config), reason,
-                                waited, exc)
+                if first_failure or time.monotonic() - last_log >= self.wait_log_interval:
+                    # Say at once what we wait for, then every wait_log_interval: never a silent wait.
+                    log.warning("Waiting for Redis at %s (%s) for %.0f s: %s; giving up in %.0f s",
+                                describe(self.config), reason, waited, exc, self.connect_timeout - waited)
                     last_log = time.monotonic()
+                    first_failure = False
                 self._closed.wait(delay)
                 delay = min(delay * 2, 1.0)
         raise ProtocolError(f"the Redis link to {describe(self.config)} was closed")

@@ -49,6 +49,7 @@ README_NOT_RUN = {
     "python -m pip install": "installs packages; .ci/run runs this line on a fresh machine",
     "deepracer-trainer local": "a whole local training of 10 iterations; tests/local runs it with short settings",
     "python -m pytest": "the test suite itself; .ci/run runs it",
+    "deepracer-trainer export --checkpoint runs/first": "exports the model of the local run above; tests/export runs export",
 }
 
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```", re.S | re.M)

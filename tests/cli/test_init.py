@@ -14,12 +14,9 @@ CUSTOM = ["custom_files/hyperparameters.json", "custom_files/model_metadata.json
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    for name in ("AWS_PROFILE", "S3_ENDPOINT_URL", "AWS_ENDPOINT_URL", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-value")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def s3(aws_env, monkeypatch):
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-value")  # must never be printed
     with mock_aws():
         yield boto3.client("s3", region_name="us-east-1")
 

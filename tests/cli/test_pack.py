@@ -79,10 +79,7 @@ def test_real_package_packs(tmp_path, capsys):
     assert f"Wrote {out}" in capsys.readouterr().out
 
 
-def test_upload(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("S3_ENDPOINT_URL", raising=False)
+def test_upload(tmp_path, aws_env, capsys):
     out = tmp_path / "sourcedir.tar.gz"
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")

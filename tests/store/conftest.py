@@ -13,16 +13,6 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def aws_env(monkeypatch):
-    """Fake credentials, so that nothing can reach a real account."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "S3_ENDPOINT_URL", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-
-
-@pytest.fixture
 def s3_client(aws_env):
     with mock_aws():
         client = boto3.client("s3", region_name=REGION)

@@ -15,19 +15,6 @@ from trainer_processes import BUCKET, REGION
 
 
 @pytest.fixture
-def aws_env(monkeypatch):
-    """Fake credentials for this process and the subprocesses it starts; nothing reaches AWS."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "S3_ENDPOINT_URL", "AWS_ENDPOINT_URL", "SM_TRAINING_ENV",
-                 "REDIS_HOST", "REDIS_PORT", "REDIS_PUBLIC_IP", "SAGEMAKER_SHARED_S3_BUCKET", "DEEPRACER_WORK_DIR",
-                 "DEEPRACER_LOCAL_STORE", "MAX_MEMORY_STEPS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-
-
-@pytest.fixture
 def moto_endpoint(aws_env):
     """``http://127.0.0.1:<port>`` of a fresh moto S3 server with an empty ``bucket``."""
     from moto.server import ThreadedMotoServer

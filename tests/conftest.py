@@ -1,0 +1,23 @@
+"""Fixtures shared by every test folder."""
+from __future__ import annotations
+
+import pytest
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    """Fake credentials for this process and the subprocesses it starts: nothing can reach AWS.
+
+    Settings of the developer's own shell that would change what the code under test talks to
+    (profile, endpoint, Redis, work folders) are removed.
+    """
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "S3_ENDPOINT_URL", "AWS_ENDPOINT_URL", "SM_TRAINING_ENV",
+                 "REDIS_HOST", "REDIS_PORT", "REDIS_PUBLIC_IP", "SAGEMAKER_SHARED_S3_BUCKET", "DEEPRACER_WORK_DIR",
+                 "DEEPRACER_LOCAL_STORE", "MAX_MEMORY_STEPS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)

@@ -134,7 +134,8 @@ def build_arg_parser(environ: Mapping[str, str] | None = None) -> argparse.Argum
     add("--redis_public_ip", default=env.get("REDIS_PUBLIC_IP") or None,
         help="address rollout workers use to reach Redis, written to ip/ip.json (default: this host's LAN address)")
     add("--redis_protocol", choices=("current", "2020"), default="current",
-        help="Redis channel layout: 'current' (simapp since 2020-03) or '2020' (old images, one worker)")
+        help="protocol generation: 'current' (simapp since 2020-03) or '2020' (old images: channels without the "
+             "agent suffix, one worker, and TF's model/checkpoint file published as the version file)")
     add("--work_dir", default=env.get("DEEPRACER_WORK_DIR", DEFAULT_WORK_DIR),
         help="the one folder the trainer writes to (default ./%(default)s)")
     add("--local_store", default=env.get("DEEPRACER_LOCAL_STORE") or None,

@@ -48,6 +48,19 @@ def test_publish_uploads_files_pointer_and_frozen_graph_in_order(store, tmp_path
     assert "Best checkpoint number: -1, Last checkpoint number: -1" in caplog.text
 
 
+def test_publish_for_2020_workers_puts_the_tf_state_file_after_the_pointer(store, tmp_path):
+    folder = tmp_path / "agent"
+    name = save_checkpoint(folder, 3, 120)
+    recording = RecordingStore(store)
+    CheckpointPublisher(recording, KEYS, folder, tf_state_file=True).publish()
+    puts = [key for op, key in recording.writes if op == "put"]
+    assert puts.index(KEYS.tf_checkpoint_state) == puts.index(KEYS.coach_checkpoint) + 1
+    state = store.get_bytes(KEYS.tf_checkpoint_state).decode()
+    # the 2020 rollout takes int(path.split('_Step')[0]) of the first quoted path (§4.5)
+    assert state.splitlines()[0] == f'model_checkpoint_path: "{name}"'
+    assert int(state.split('"')[1].split("_Step")[0]) == 3
+
+
 def test_publish_keeps_four_and_never_the_best(store, tmp_path):
     folder = tmp_path / "agent"
     publisher = CheckpointPublisher(store, KEYS, folder, frozen_model=b"pb")

@@ -125,11 +125,14 @@ class CheckpointPublisher:
         model_dir: ``SM_MODEL_DIR``; ``<model_dir>/agent/model.pb`` is kept as the best (or newest)
             frozen graph. None skips it.
         keep: checkpoints kept in the bucket, the best included.
+        tf_state_file: also PUT TF's ``model/checkpoint`` state file after the pointer: the
+            "version file" that 2020-generation rollout workers read instead of
+            ``.coach_checkpoint`` (PROTOCOL.md §4.5). Today's workers never read it.
     """
 
     def __init__(self, store: ObjectStore, keys: ModelKeys, checkpoint_dir: str | Path, *,
                  frozen_model: FrozenModel = None, frozen_dir: str | Path | None = None,
-                 model_dir: str | Path | None = None, keep: int = NUM_MODELS_TO_KEEP):
+                 model_dir: str | Path | None = None, keep: int = NUM_MODELS_TO_KEEP, tf_state_file: bool = False):
         self.store = store
         self.keys = keys
         self.checkpoint_dir = Path(checkpoint_dir)
@@ -137,6 +140,7 @@ class CheckpointPublisher:
         self.frozen_dir = Path(frozen_dir) if frozen_dir is not None else None
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.keep = max(1, keep)
+        self.tf_state_file = tf_state_file
         self._published: deque[tuple[str, tuple[str, ...]]] = deque()
 
     def publish(self, name: str | None = None, frozen_model: FrozenModel = None) -> str:
@@ -164,6 +168,10 @@ class CheckpointPublisher:
             uploaded = self._upload_files(name, files)
             log.info("Uploaded %d files for checkpoint %d", len(uploaded), number)
             self.store.put_bytes(self.keys.coach_checkpoint, name.encode("utf-8"))
+            if self.tf_state_file:
+                # Relative paths, as TF writes them for a relative save dir (§4.5).
+                state = f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n'
+                self.store.put_bytes(self.keys.tf_checkpoint_state, state.encode("utf-8"))
             self._published.append((name, tuple(uploaded)))
             records = read_checkpoint_records(self.store, self.keys)
             frozen = self._frozen_bytes(frozen_model if frozen_model is not None else self.frozen_model, name)

@@ -103,7 +103,8 @@ def run_training(config: TrainerConfig, store: ObjectStore | None = None) -> int
         graph_manager, freeze = _build_graph(metadata, hyperparameters, config, restore_dir)
         checkpoint_dir = config.checkpoint_dir / "agent"
         publisher = CheckpointPublisher(store, keys, checkpoint_dir, frozen_model=freeze,
-                                        frozen_dir=config.work_dir / "frozen_models" / "agent", model_dir=config.model_dir)
+                                        frozen_dir=config.work_dir / "frozen_models" / "agent", model_dir=config.model_dir,
+                                        tf_state_file=config.redis.protocol == "2020")
         graph_manager.save_checkpoint()
         publisher.publish()
 

@@ -26,6 +26,7 @@ from rl_coach.schedules import LinearSchedule
 from rl_coach.spaces import BoxActionSpace, DiscreteActionSpace
 
 from markov.graph import contract, layer_tables
+from markov.graph.ppo_agent import DeepRacerClippedPPOAgentParameters
 from markov.graph.heads import (
     DeepRacerPPOHeadParameters,
     DeepRacerSACPolicyHeadParameters,
@@ -90,7 +91,7 @@ def _exploration(hyperparameters: HyperParameters) -> dict:
 def clipped_ppo_parameters(metadata: ModelMetadata, hyperparameters: HyperParameters,
                            memory: MemoryParameters | None = None) -> ClippedPPOAgentParameters:
     """Clipped PPO: wrapper ``main``, V head on network_0, policy head on network_1 (§3.3)."""
-    params = ClippedPPOAgentParameters()
+    params = DeepRacerClippedPPOAgentParameters()
     network = params.network_wrappers[contract.PPO_WRAPPER]
     network.input_embedders_parameters = input_embedders(metadata)
     network.middleware_parameters = middleware(metadata)

@@ -36,7 +36,8 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         # Only Coach's DND memories import annoy; no code path of ours does, so Windows users need no compiler.
         "annoy": ["annoy>=1.17"],
-        "test": ["pytest>=7.4", "moto[server]>=5.0"],
+        # gym only for the compat tests that run Coach's own GymEnvironment; the trainer needs none.
+        "test": ["pytest>=7.4", "moto[server]>=5.0", "gym>=0.26"],
     },
     entry_points={"console_scripts": ["deepracer-trainer=markov.cli.main:main"]},
     classifiers=[

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Union
 
+from markov.checkpoint_records import FILE_NAME as RECORDS_FILE_NAME, checkpoint_records_json
 from markov.errors import ConfigError
 from markov.model_metadata import ModelMetadata, parse_model_metadata
 
@@ -205,8 +206,6 @@ def droa_archive_files(
     metrics: Mapping[str, Content] | None = None,
 ) -> dict[str, Content]:
     """The DRoA virtual-model layout (see the module docstring for sources)."""
-    import json
-
     files: dict[str, Content] = {
         MODEL_METADATA: model_metadata,
         REWARD_FUNCTION: reward_function,
@@ -220,10 +219,7 @@ def droa_archive_files(
     if frozen_model is not None:
         files[f"{DROA_MODEL_DIR}/{frozen_model_name}"] = frozen_model
     files[f"{DROA_MODEL_DIR}/.coach_checkpoint"] = checkpoint_name.encode()
-    entry = {"name": checkpoint_name, "avg_eval_metric": None, "time_stamp": time.time()}
-    files[f"{DROA_MODEL_DIR}/deepracer_checkpoints.json"] = json.dumps(
-        {"best_checkpoint": entry, "last_checkpoint": entry}, indent=2
-    ).encode()
+    files[f"{DROA_MODEL_DIR}/{RECORDS_FILE_NAME}"] = checkpoint_records_json(best=checkpoint_name, last=checkpoint_name)
     for name, content in (metrics or {}).items():
         files[f"{DROA_METRICS_DIR}/{Path(name).name}"] = content
     size = sum(c.stat().st_size if isinstance(c, Path) else len(c) for c in files.values())

@@ -12,7 +12,6 @@ prefix, so the same selection serves ``export DIR`` and ``export s3://bucket/pre
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -20,12 +19,13 @@ from pathlib import Path
 from typing import Protocol
 
 from markov.checkpoint_names import checkpoint_name, frozen_model_filename
+from markov.checkpoint_records import FILE_NAME as RECORDS_FILE_NAME, parse_checkpoint_records
 from markov.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 COACH_CHECKPOINT = ".coach_checkpoint"
-DEEPRACER_CHECKPOINTS = "deepracer_checkpoints.json"
+DEEPRACER_CHECKPOINTS = RECORDS_FILE_NAME
 MODEL_METADATA = "model_metadata.json"
 CHECKPOINT_SUFFIXES = (".index", ".meta", ".data-00000-of-00001")
 
@@ -197,23 +197,19 @@ def read_pointers(folder: ModelFolder) -> CheckpointPointers:
     if raw is not None:
         source = f"{folder.location}/{DEEPRACER_CHECKPOINTS}"
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            best_name, last_name = parse_checkpoint_records(raw)
+        except ValueError:
             raise ConfigError(f"{source}: not valid JSON; delete it or fix it (it is rewritten by rollout worker 0)") from None
-        best = _pointer(data, "best_checkpoint", source)
-        last = _pointer(data, "last_checkpoint", source)
+        best = _pointer(best_name, "best_checkpoint", source)
+        last = _pointer(last_name, "last_checkpoint", source)
     raw = folder.read(COACH_CHECKPOINT)
     if raw is not None and raw.strip():
         coach = parse_checkpoint_name(raw.decode("utf-8", "replace"), f"{folder.location}/{COACH_CHECKPOINT}")
     return CheckpointPointers(best=best, last=last, coach=coach)
 
 
-def _pointer(data, key: str, source: str) -> CheckpointName | None:
-    entry = data.get(key) if isinstance(data, dict) else None
-    name = entry.get("name") if isinstance(entry, dict) else None
-    if not name:
-        return None
-    return parse_checkpoint_name(str(name), f"{source} {key}.name")
+def _pointer(name: str | None, key: str, source: str) -> CheckpointName | None:
+    return parse_checkpoint_name(name, f"{source} {key}.name") if name else None
 
 
 def parse_step(value: str | int) -> str | int:

@@ -13,7 +13,6 @@ them from a checkpoint name.
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Optional, Union
 
 from markov.checkpoint_names import checkpoint_name, frozen_model_filename, parse_checkpoint_number
+from markov.checkpoint_records import checkpoint_records_json, parse_checkpoint_records
 from markov.errors import StorageError
 from markov.store import keys as keylib
 from markov.store.atomic import PARTIAL_SUFFIX, atomic_write_bytes
@@ -93,24 +93,17 @@ def read_checkpoint_records(store: ObjectStore, keys: ModelKeys) -> CheckpointRe
     if data is None:
         return CheckpointRecords()
     try:
-        content = json.loads(data.decode("utf-8"))
-        best = (content.get("best_checkpoint") or {}).get("name")
-        last = (content.get("last_checkpoint") or {}).get("name")
-    except (ValueError, AttributeError):
+        best, last = parse_checkpoint_records(data)
+    except ValueError:
         log.warning("%s is not valid JSON; ignoring it", store.uri(keys.deepracer_checkpoints))
         return CheckpointRecords()
-    return CheckpointRecords(best=best or None, last=last or None)
+    return CheckpointRecords(best=best, last=last)
 
 
 def write_checkpoint_records(store: ObjectStore, keys: ModelKeys, best: str, last: str,
                              best_metric: float | None = None, last_metric: float | None = None) -> None:
     """Write ``deepracer_checkpoints.json`` as rollout worker 0 does (for our own rollout and tests)."""
-    now = time.time()
-    content = {
-        "best_checkpoint": {"name": best, "avg_eval_metric": best_metric, "time_stamp": now},
-        "last_checkpoint": {"name": last, "avg_eval_metric": last_metric, "time_stamp": now},
-    }
-    store.put_bytes(keys.deepracer_checkpoints, json.dumps(content).encode("utf-8"))
+    store.put_bytes(keys.deepracer_checkpoints, checkpoint_records_json(best, last, best_metric, last_metric))
 
 
 class CheckpointPublisher:

@@ -8,7 +8,6 @@ import sys
 import textwrap
 import time
 import urllib.request
-from pathlib import Path
 
 import boto3
 import pytest

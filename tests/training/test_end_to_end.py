@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from trainer_processes import (TINY_HYPERPARAMETERS, bucket_keys, python_env, start_trainer, trainer_args,
-                               upload_default_metadata, wait_for_key)
+                               upload_default_metadata)
 
 pytestmark = pytest.mark.slow
 

@@ -11,10 +11,9 @@ pickled and unpickled as on the wire (PROTOCOL.md §5.3), and handed to Coach by
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import markov.compat  # noqa: F401  (must precede rl_coach)
-from rl_coach.core_types import Episode, RunPhase, Transition
+from rl_coach.core_types import Episode, Transition
 
 from markov.graph.manager import build_graph_manager, create_graph
 from markov.hyperparameters import parse_hyperparameters

@@ -46,7 +46,7 @@ def build(metadata: dict, hyperparameters: dict, tmp_path):
                                    "version": "5", **metadata})
     hp = parse_hyperparameters(hyperparameters)
     manager = build_graph_manager(parsed, hp)
-    create_graph(manager, experiment_path=tmp_path)
+    create_graph(manager, experiment_path=tmp_path, seed=0)  # the same initial weights in every run
     return manager, hp
 
 

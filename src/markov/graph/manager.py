@@ -96,6 +96,8 @@ class DeepRacerGraphManager(GraphManager):
         # Coach remembers variable scopes per name across graphs; a new graph starts clean
         GeneralTensorFlowNetwork.variable_scopes_dict.clear()
         with self.graph.as_default():
+            if task_parameters.seed is not None:
+                v1.set_random_seed(task_parameters.seed)  # reproducible initial weights (tests, benchmarks)
             super().create_graph(task_parameters)
         return self
 
@@ -175,7 +177,7 @@ def build_graph_manager(metadata: ModelMetadata, hyperparameters: HyperParameter
 
 def task_parameters(experiment_path: str | os.PathLike, checkpoint_save_dir: str | os.PathLike | None = None,
                     checkpoint_restore_path: str | os.PathLike | None = None,
-                    use_cpu: bool | None = None) -> TaskParameters:
+                    use_cpu: bool | None = None, seed: int | None = None) -> TaskParameters:
     """Coach task parameters for a single, non-distributed worker.
 
     Args:
@@ -184,19 +186,21 @@ def task_parameters(experiment_path: str | os.PathLike, checkpoint_save_dir: str
         checkpoint_restore_path: a checkpoint directory (read via ``.coach_checkpoint``) or prefix to restore.
         use_cpu: place the networks on the CPU; default: when TensorFlow sees no GPU (Coach
             would otherwise pin every op to ``/device:GPU:0`` and warn for each one).
+        seed: the graph's random seed, for reproducible initial weights; None draws them freshly.
     """
     if use_cpu is None:
         use_cpu = not tf.config.list_physical_devices("GPU")
     params = TaskParameters(framework_type=Frameworks.tensorflow, use_cpu=use_cpu, experiment_path=str(experiment_path),
                             checkpoint_save_dir=str(checkpoint_save_dir) if checkpoint_save_dir else None,
-                            checkpoint_restore_path=str(checkpoint_restore_path) if checkpoint_restore_path else None)
+                            checkpoint_restore_path=str(checkpoint_restore_path) if checkpoint_restore_path else None,
+                            seed=seed)
     return params
 
 
 def create_graph(graph_manager: DeepRacerGraphManager, experiment_path: str | os.PathLike,
                  checkpoint_save_dir: str | os.PathLike | None = None,
                  checkpoint_restore_path: str | os.PathLike | None = None,
-                 use_cpu: bool | None = None) -> DeepRacerGraphManager:
+                 use_cpu: bool | None = None, seed: int | None = None) -> DeepRacerGraphManager:
     """Build the TF graph and session of ``graph_manager`` (restoring if a path is given)."""
     return graph_manager.create_graph(task_parameters(experiment_path, checkpoint_save_dir, checkpoint_restore_path,
-                                                      use_cpu))
+                                                      use_cpu, seed))

@@ -155,12 +155,13 @@ def test_hostile_payload_is_dropped_and_training_continues(trainer, redis_config
     worker = rollout(redis_config, 2)
     fetch = trainer.fetch(2)
     try:
+        worker.store_episode(make_episode(1))
+        first = next(fetch)  # the fetch runs: what arrives now is decoded (earlier leftovers are dropped unread)
         for payload in hostile_payloads(target).values():
             publisher.publish(trainer.channels.replies, payload)
-        worker.store_episode(make_episode(1))
         worker.store_episode(make_episode(2))
         with caplog.at_level(logging.ERROR, logger="markov.memory.trainer_backend"):
-            assert episode_tags(fetch) == [1, 2]
+            assert episode_tags([first, *fetch]) == [1, 2]
         assert not target.exists()
         assert trainer.last_fetch.refused == len(hostile_payloads(target))
         assert f"channel {PREFIX + '_agent'!r}" in caplog.text
@@ -254,3 +255,82 @@ def test_close_leaves_no_thread_behind(redis_config):
     trainer.close()
     assert {t for t in threading.enumerate() if t not in before and not t.daemon} == set()
     assert [t for t in threading.enumerate() if t.name.startswith("rollout-")] == []
+
+
+def test_password_and_database_are_used_by_both_sides(redis_server, redis_config):
+    admin = redis.Redis(host=redis_config.host, port=redis_config.port)
+    admin.config_set("requirepass", "s3cret")
+    try:
+        secured = RedisConfig(host=redis_config.host, port=redis_config.port, password="s3cret", db=3,
+                              poll_time=0.2)
+        trainer = TrainerBackend(secured, PREFIX)
+        worker = rollout(secured, 2, episodes=[make_episode(5), make_episode(6)])
+        try:
+            assert episode_tags(trainer.fetch(2)) == [5, 6]
+        finally:
+            worker.close()
+            trainer.close()
+        wrong = TrainerBackend(RedisConfig(host=redis_config.host, port=redis_config.port, password="nope"), PREFIX,
+                               connect_timeout=1.0)
+        with pytest.raises(ProtocolError, match="refused the password"):
+            wrong.start()
+        wrong.close()
+    finally:
+        redis.Redis(host=redis_config.host, port=redis_config.port, password="s3cret").config_set("requirepass", "")
+
+
+def test_the_next_episode_is_requested_as_soon_as_a_reply_arrives(trainer, redis_config):
+    """Before the reply is decoded, never request N early (it clears the workers' episodes, §5.4)."""
+    seen = []
+    probe = redis.Redis(host=redis_config.host, port=redis_config.port).pubsub()
+    probe.subscribe(wire.channels_for(PREFIX, wire.DEFAULT_AGENT, wire.CURRENT).requests)
+    worker = rollout(redis_config, 3, episodes=[make_episode(1), make_episode(2), make_episode(3)])
+    try:
+        assert episode_tags(trainer.fetch(3)) == [1, 2, 3]
+        while (message := probe.get_message(timeout=0.2)) is not None:
+            if message["type"] == "message":
+                seen.append(pickle.loads(message["data"]))
+        assert seen == [0, 1, 2, 3]  # each once: the early request is not repeated after decoding
+        assert trainer.last_fetch.duplicates == 0
+    finally:
+        probe.close()
+        worker.close()
+
+
+def test_a_reply_that_is_not_the_awaited_episode_restores_the_request(trainer, redis_config):
+    """The early request for episode 1 is taken back by asking for 0 again, so that episode 0's
+    owner still sends it the moment it is finished (it answers its last request, §5.4)."""
+    channels = wire.channels_for(PREFIX, wire.DEFAULT_AGENT, wire.CURRENT)
+    client = redis.Redis(host=redis_config.host, port=redis_config.port)
+    probe = client.pubsub()
+    probe.subscribe(channels.requests)
+    seen = []
+    worker = None
+
+    def stray_reply_then_worker():
+        nonlocal worker
+        time.sleep(0.3)
+        client.publish(channels.replies, pickle.dumps((7, make_episode(99))))  # an old episode, not index 0
+        time.sleep(0.3)
+        worker = rollout(redis_config, 2, episodes=[make_episode(1), make_episode(2)])
+
+    helper = threading.Thread(target=stray_reply_then_worker)
+    helper.start()
+    try:
+        assert episode_tags(trainer.fetch(2)) == [1, 2]
+        helper.join()
+        while (message := probe.get_message(timeout=0.2)) is not None:
+            if message["type"] == "message":
+                seen.append(pickle.loads(message["data"]))
+        # 0 (re-sent every poll_time); on the stray reply's arrival 1 early; once decoded (it is
+        # not episode 0) 0 again at once
+        early = seen.index(1)
+        assert set(seen[:early]) == {0}
+        assert seen[early + 1] == 0
+        assert seen[-1] == 2  # the end-of-iteration request comes last, once
+        assert seen.count(2) == 1
+    finally:
+        helper.join()
+        probe.close()
+        if worker is not None:
+            worker.close()

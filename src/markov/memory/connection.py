@@ -20,6 +20,7 @@ from redis.retry import Retry
 
 from markov.config import RedisConfig
 from markov.errors import ProtocolError
+from markov.memory.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,8 @@ class Reconnected:
 
 
 RECONNECTED = Reconnected()
-Message = Union[bytes, Reconnected, None]
+# Large payloads arrive as a bytearray (see markov.memory.subscriber); both unpickle alike.
+Message = Union[bytes, bytearray, Reconnected, None]
 
 
 def describe(config: RedisConfig) -> str:
@@ -54,14 +56,15 @@ def make_client(config: RedisConfig) -> redis.Redis:
         socket_connect_timeout=5.0, socket_keepalive=True, retry=Retry(NoBackoff(), 0),
         # A server that vanished without closing the connection must not hang a PUBLISH forever;
         # idle pub/sub waits are unaffected (they poll with their own timeout).
-        socket_timeout=30.0,
-        # Large episodes arrive as one bulk string; bigger reads mean fewer Python-level copies.
-        socket_read_size=1 << 20, **_RESP2,
+        socket_timeout=30.0, **_RESP2,
     )
 
 
 class PubSubLink:
     """One subscription plus a client for publishing, rebuilt after the server restarts.
+
+    The subscription reads with :class:`Subscriber`, not redis-py: episodes are received without
+    redis-py's copies. The client (publish, PING, CONFIG) is redis-py's.
 
     ``next_message`` must be called from one thread only (the subscriber); ``publish`` may be
     called from any thread.
@@ -75,7 +78,7 @@ class PubSubLink:
         self.wait_log_interval = wait_log_interval
         self.client = make_client(config)
         self.reconnects = 0
-        self._pubsub: redis.client.PubSub | None = None
+        self._subscriber: Subscriber | None = None
         self._closed = threading.Event()
 
     def open(self) -> None:
@@ -84,10 +87,10 @@ class PubSubLink:
         self._subscribe()
 
     def _subscribe(self) -> None:
-        self._drop_pubsub()
-        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(self.channel)
-        self._pubsub = pubsub
+        self._drop_subscriber()
+        subscriber = Subscriber(self.config, self.channel)
+        subscriber.connect()
+        self._subscriber = subscriber
         log.debug("Subscribed to Redis channel %r at %s", self.channel, describe(self.config))
 
     def _wait_for_server(self, reason: str) -> None:
@@ -122,7 +125,7 @@ class PubSubLink:
         """Rebuild the subscription after ``error``; raises ProtocolError if the server stays away."""
         log.warning("Lost the Redis connection to %s (%s); reconnecting and subscribing again to %r",
                     describe(self.config), error, self.channel)
-        self._drop_pubsub()
+        self._drop_subscriber()
         self._wait_for_server(reason="reconnecting")
         self._subscribe()
         self.reconnects += 1
@@ -130,16 +133,13 @@ class PubSubLink:
 
     def next_message(self, timeout: float) -> Message:
         """The next payload on the channel, None after ``timeout`` seconds, or RECONNECTED."""
-        if self._pubsub is None:
+        if self._subscriber is None:
             self._subscribe()
         try:
-            message = self._pubsub.get_message(timeout=max(timeout, 0.0))
+            return self._subscriber.next_message(timeout)
         except LINK_ERRORS as exc:
             self.reconnect(exc)
             return RECONNECTED
-        if message is None or message.get("type") != "message":
-            return None
-        return message["data"]
 
     def publish(self, channel: str, payload: bytes) -> int | None:
         """Publish; the number of subscribers that got it, or None when the link is down (logged).
@@ -152,17 +152,14 @@ class PubSubLink:
             log.warning("Could not publish to Redis channel %r at %s: %s", channel, describe(self.config), exc)
             return None
 
-    def _drop_pubsub(self) -> None:
-        if self._pubsub is not None:
-            try:
-                self._pubsub.close()
-            except Exception:  # the connection is already broken; nothing to release
-                pass
-            self._pubsub = None
+    def _drop_subscriber(self) -> None:
+        if self._subscriber is not None:
+            self._subscriber.close()
+            self._subscriber = None
 
     def close(self) -> None:
         self._closed.set()
-        self._drop_pubsub()
+        self._drop_subscriber()
         self.client.close()
 
 

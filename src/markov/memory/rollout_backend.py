@@ -6,8 +6,10 @@ Worker ``idx`` of ``n`` owns the global episode indices ``idx, idx+n, idx+2n, ..
 worker forgets its episodes, and the owner of episode ``N-1`` publishes the ACK ``(N+1, "")``
 (§5.4). The 2020 generation has one worker, which always ACKs; with ``n = 1`` that is the same rule.
 
-Episodes are pickled once, when stored, and kept only as bytes: answering a request (or a re-sent
-one) is then a plain PUBLISH, and the rollout holds no second, decoded copy.
+Episodes are kept as the objects played and pickled by the request thread when asked for, and
+the worker's next episode is pickled ahead while the trainer decodes the one just sent. Pickling
+at store time instead made the request thread wait for the GIL behind the main thread's pickling
+(docs/performance.md, "Redis episode fetch").
 """
 from __future__ import annotations
 
@@ -57,10 +59,10 @@ class RolloutBackend:
         self._link = PubSubLink(redis_config, self.channels.requests, connect_timeout=connect_timeout,
                                 wait_log_interval=wait_log_interval)
         self._lock = threading.Lock()
-        self._episodes: list[bytes] = []  # pickled replies, local order j -> global index idx + j*n
+        self._episodes: list[Any] = []  # Coach Episodes, local order j -> global index idx + j*n
+        self._prepared: tuple[int, bytes] | None = None  # the next episode, already pickled (see _prepare)
         self._pending_request: int | None = None
         self._last_request: int | None = None
-        self._being_stored = 0  # episodes being pickled by store_episode right now
         self._current: Any = None  # the Episode being assembled by store(transition)
         self._iteration_end = threading.Condition(self._lock)
         self._stop = threading.Event()
@@ -103,28 +105,20 @@ class RolloutBackend:
     def store_episode(self, episode: Any) -> int:
         """Keep a finished Coach ``Episode``; publish it at once if the trainer is waiting for it.
 
-        Returns its global episode index. Pickling happens outside the lock, so requests for
-        stored episodes are answered meanwhile.
+        Returns its global episode index. Episodes are kept as objects and pickled when they are
+        sent, by the thread that sends them: pickling a 3 MB episode holds the GIL for ~5 ms, and
+        done here ahead of time it would stall the request thread's answers (docs/performance.md).
         """
-        while True:
-            with self._lock:
-                iteration = self.iterations_completed
-                index = self.global_index(len(self._episodes) + self._being_stored)
-                self._being_stored += 1
-            try:
-                payload = wire.encode_episode(index, episode)
-            finally:
-                with self._lock:
-                    self._being_stored -= 1
-            with self._lock:
-                if self.iterations_completed != iteration or index != self.global_index(len(self._episodes)):
-                    continue  # the iteration ended (or another store won) while pickling: number it again
-                self._episodes.append(payload)
-                if self._pending_request == index:
-                    self._pending_request = None
-                    self._link.publish(self.channels.replies, payload)
-            log.debug("Stored episode %d (%d bytes)", index, len(payload))
-            return index
+        with self._lock:
+            index = self.global_index(len(self._episodes))
+            self._episodes.append(episode)
+            publish_now = self._pending_request == index
+            if publish_now:
+                self._pending_request = None
+        if publish_now:
+            self._publish(index, episode)
+        log.debug("Stored episode %d", index)
+        return index
 
     def store(self, obj: Any) -> None:
         """Coach's memory hook: an ``Episode`` is stored whole; transitions are collected until ``game_over``.
@@ -186,9 +180,40 @@ class RolloutBackend:
             if (requested - self.worker_index) % n_workers == 0:
                 local = (requested - self.worker_index) // n_workers
                 if local < len(self._episodes):
-                    self._link.publish(self.channels.replies, self._episodes[local])
+                    episode = self._episodes[local]
+                    prepared, self._prepared = self._prepared, None
+                else:
+                    self._pending_request = requested
                     return
-            self._pending_request = requested
+            else:
+                self._pending_request = requested
+                return
+        if prepared is not None and prepared[0] == requested:
+            self._link.publish(self.channels.replies, prepared[1])
+        else:
+            self._publish(requested, episode)
+        self._prepare(requested + n_workers)
+
+    def _publish(self, index: int, episode: Any) -> None:
+        payload = wire.encode_episode(index, episode)
+        self._link.publish(self.channels.replies, payload)
+        log.debug("Sent episode %d (%d bytes)", index, len(payload))
+
+    def _prepare(self, index: int) -> None:
+        """Pickle this worker's next episode now, while the trainer decodes the one just sent.
+
+        The trainer asks for episodes in order, so the next request is almost always for it; the
+        pickled copy waits in one slot and is dropped if another request comes first.
+        """
+        with self._lock:
+            local = (index - self.worker_index) // self.num_workers
+            if not 0 <= local < len(self._episodes):
+                return
+            episode, iteration = self._episodes[local], self.iterations_completed
+        payload = wire.encode_episode(index, episode)
+        with self._lock:
+            if self.iterations_completed == iteration:
+                self._prepared = (index, payload)
 
     def _end_iteration(self, repeated: bool) -> None:
         """Request N: forget this iteration; the owner of episode N-1 ACKs (PROTOCOL.md §5.4). Holds the lock.
@@ -199,6 +224,7 @@ class RolloutBackend:
         last = self.episodes_per_iteration - 1
         if not repeated:
             self._episodes.clear()
+            self._prepared = None
             self._pending_request = None
             self.iterations_completed += 1
             self._iteration_end.notify_all()

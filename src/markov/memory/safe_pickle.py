@@ -141,4 +141,24 @@ def safe_loads(data: bytes) -> Any:
         UnsafePayloadError: the payload names a global outside the whitelist.
         pickle.UnpicklingError, EOFError, ValueError, TypeError: a corrupt payload.
     """
-    return EpisodeUnpickler(io.BytesIO(data)).load()
+    # BytesIO shares a bytes object's memory but copies anything else (a received bytearray).
+    source = io.BytesIO(data) if isinstance(data, bytes) else _BufferReader(data)
+    return EpisodeUnpickler(source).load()
+
+
+class _BufferReader:
+    """The ``read``/``readline`` the unpickler needs, over a buffer it must not copy whole."""
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        self._view = memoryview(data)
+        self._pos = 0
+
+    def read(self, size: int = -1) -> bytes:
+        start = self._pos
+        stop = len(self._view) if size < 0 else min(start + size, len(self._view))
+        self._pos = stop
+        return self._view[start:stop].tobytes()
+
+    def readline(self) -> bytes:
+        stop = bytes(self._view[self._pos:self._pos + 4096]).find(b"\n")
+        return self.read(-1 if stop < 0 else stop + 1)

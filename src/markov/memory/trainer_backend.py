@@ -5,8 +5,8 @@ with the ACK ``(N+1, "")`` (PROTOCOL.md §5.4). The trainer never needs to know 
 there are: each owns the indices ``idx, idx+n, ...`` and answers only for those (§5.5).
 
 Unlike the image, no fixed sleep sits on the hot path: the next request goes out the moment a
-reply arrives, before its transitions are handed to Coach, so the worker pickles and sends the
-next episode while the trainer consumes this one. A request or reply lost to a disconnect is
+reply arrives, before it is even decoded, so the worker sends the next episode while the trainer
+decodes and consumes this one. A request or reply lost to a disconnect is
 re-sent after ``poll_time`` (DEEPRACER_POLL_TIME, default 1 s) and at once after a reconnect.
 Replies are matched to the index asked for, so an episode that arrives twice (a re-send racing
 a slow reply) is counted once.
@@ -165,6 +165,7 @@ class TrainerBackend:
         self._discard_leftovers()
 
         index = 0  # the episode asked for; `wanted` means "end of iteration", answered by the ACK
+        asked_early = -1  # an index requested as soon as a payload arrived, before it was decoded
         steps_total = 0
         self._request(index)
         waiting_since = last_sent = last_log = time.monotonic()
@@ -191,8 +192,19 @@ class TrainerBackend:
                         diagnosed = True
                 continue
 
+            if index + 1 < wanted and asked_early != index + 1:
+                # Almost always this payload is episode `index`: ask for the next one now, so that the
+                # worker pickles and sends it while this one is decoded. Never request N early: it
+                # clears the workers' episodes (PROTOCOL.md §5.4).
+                self._request(index + 1)
+                asked_early = index + 1
             reply = self._decode(payload, stats)
             del payload  # the bytes go now: an episode is held once, decoded (issue 4, item 5)
+            if asked_early == index + 1 and (reply is None or reply.index != index):
+                # It was not: make `index` the workers' last request again, so that its owner sends
+                # it the moment it is finished (§5.4).
+                self._request(index)
+                asked_early = -1
             if reply is None:
                 continue
             if not reply.is_episode:
@@ -219,7 +231,8 @@ class TrainerBackend:
                 index = wanted - 1 if index < wanted - 1 else wanted
             else:
                 index += 1
-            self._request(index)  # before handing this one to Coach, so that both overlap
+            if asked_early != index:
+                self._request(index)  # before handing this one to Coach, so that both overlap
             waiting_since = last_sent = last_log = time.monotonic()
             diagnosed = False
             self._ever_received = True

@@ -105,8 +105,8 @@ class RolloutBackend:
     def store_episode(self, episode: Any) -> int:
         """Keep a finished Coach ``Episode``; publish it at once if the trainer is waiting for it.
 
-        Returns its global episode index. Episodes are kept as objects and pickled when they are
-        sent, by the thread that sends them: pickling a 3 MB episode holds the GIL for ~5 ms, and
+        Returns its global episode index. The episode must not change after this call. Episodes
+        are kept as objects and pickled when they are sent, by the thread that sends them: pickling a 3 MB episode holds the GIL for ~5 ms, and
         done here ahead of time it would stall the request thread's answers (docs/performance.md).
         """
         with self._lock:

@@ -10,6 +10,7 @@ import tensorflow as tf
 from markov.compat import coach_imports, optional_modules
 from markov.compat.tf1_namespace import coach_tensorflow
 from markov.errors import ConfigError
+from rl_coach.memories.memory import MemoryGranularity
 
 
 def test_rl_coach_modules_get_the_tf1_namespace_and_others_keep_tensorflow():
@@ -133,3 +134,23 @@ def test_coach_renderer_builds_without_pygame():
         pytest.skip("pygame is installed here")
     renderer = renderer_module.Renderer()
     assert renderer.clock is None and renderer.pressed_keys == []
+
+
+def test_replay_memories_start_no_lock_server_processes():
+    """Coach's memories used multiprocessing.Manager() locks: two server processes per memory."""
+    import multiprocessing
+
+    from rl_coach.memories.episodic.episodic_experience_replay import EpisodicExperienceReplay
+    from rl_coach.memories.non_episodic.experience_replay import ExperienceReplay
+
+    before = len(multiprocessing.active_children())
+    memories = [EpisodicExperienceReplay(), ExperienceReplay(max_size=(MemoryGranularity.Transitions, 100))]
+    assert len(multiprocessing.active_children()) == before
+    for memory in memories:
+        lock = memory.reader_writer_lock
+        lock.lock_writing_and_reading()
+        assert lock.some_worker_is_writing()
+        assert not lock.writers_lock.acquire(blocking=False)  # a second writer is kept out
+        lock.release_writing_and_reading()
+        assert lock.writers_lock.acquire(blocking=False)
+        lock.writers_lock.release()

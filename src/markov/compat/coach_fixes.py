@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import types
 from typing import Callable
 
@@ -57,9 +58,30 @@ def _fix_renderer(module: types.ModuleType) -> None:
     module.Renderer.__init__ = init
 
 
+def _fix_reader_writer_lock(module: types.ModuleType) -> None:
+    """Guard Coach's replay memories with thread locks instead of ``multiprocessing.Manager()`` locks.
+
+    Each Manager starts a server process; Coach makes two per replay memory, so every trainer and
+    rollout worker ran two extra ~300 MB processes, which outlived it when it was killed (a second
+    Ctrl-C, SIGKILL). Our memories are shared between threads of one process only, where a
+    ``threading.Lock`` gives the same exclusion.
+    """
+    original_init = module.ReaderWriterLock.__init__
+
+    @functools.wraps(original_init)
+    def init(self):
+        self.num_readers_lock = threading.Lock()
+        self.writers_lock = threading.Lock()
+        self.num_readers = 0
+        self.now_writing = False
+
+    module.ReaderWriterLock.__init__ = init
+
+
 MODULE_FIXES: dict[str, Callable[[types.ModuleType], None]] = {
     "rl_coach.logger": _fix_logger,
     "rl_coach.renderer": _fix_renderer,
+    "rl_coach.utils": _fix_reader_writer_lock,
 }
 
 

@@ -8,7 +8,6 @@ builds before training.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 
@@ -47,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
                           "or choose an empty directory")
     out.mkdir(parents=True, exist_ok=True)
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: keep its C++ chatter out
     from markov.graph.manager import build_graph_manager, create_graph
 
     manager = build_graph_manager(metadata, hyperparameters)

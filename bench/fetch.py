@@ -130,7 +130,7 @@ def fetch_trainer(config: RedisConfig, episodes: int, steps: int, prestore: bool
 
 
 def legacy_2020_trainer(config: RedisConfig, episodes: int, steps: int, prestore: bool, results) -> None:
-    """The 2020 Windows trainer's loop: a thread publishes the wanted index, then sleeps 1 s (PROTOCOL.md §5.7)."""
+    """The 2020 Windows trainer's loop: a thread publishes the wanted index, then sleeps 1 s (docs/protocol.md §5.7)."""
     import redis
 
     from markov.memory.safe_pickle import preload, safe_loads

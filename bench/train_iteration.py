@@ -53,7 +53,7 @@ def make_episodes(rng: np.random.Generator, count: int) -> list:
 
 
 def forward_flops_per_sample(num_actions: int = NUM_ACTIONS) -> int:
-    """Multiply-adds x2 of one forward pass of the shallow front-camera PPO network (PROTOCOL.md §3.2).
+    """Multiply-adds x2 of one forward pass of the shallow front-camera PPO network (docs/protocol.md §3.2).
 
     Conv: 2*k*k*cin*cout*out_h*out_w; dense: 2*in*out (per pixel inside an image embedder).
     Coach's Clipped PPO gives each head its own embedder and middleware

@@ -1,4 +1,4 @@
-"""The trainer accepts the guide's and the image's invocations (PROTOCOL.md §1.2, §1.3)."""
+"""The trainer accepts the guide's and the image's invocations (docs/protocol.md §1.2, §1.3)."""
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,4 @@
-"""Hyperparameter names, defaults, validation and the echo file (PROTOCOL.md §1.4)."""
+"""Hyperparameter names, defaults, validation and the echo file (docs/protocol.md §1.4)."""
 import json
 from pathlib import Path
 

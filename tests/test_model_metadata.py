@@ -1,4 +1,4 @@
-"""model_metadata.json parsing follows the simulation image's rules (PROTOCOL.md §2)."""
+"""model_metadata.json parsing follows the simulation image's rules (docs/protocol.md §2)."""
 import json
 
 import pytest

@@ -1,4 +1,4 @@
-"""Checkpoint names: ``<n>_Step-<s>.ckpt`` and ``model_<n>.pb`` (PROTOCOL.md §4.1, §6.1).
+"""Checkpoint names: ``<n>_Step-<s>.ckpt`` and ``model_<n>.pb`` (docs/protocol.md §4.1, §6.1).
 
 One place for the naming fact that the trainer, the store and the exporters share. ``n`` counts
 checkpoints, ``s`` the transitions the trainer has ingested. Pointers (``.coach_checkpoint``) are

@@ -1,4 +1,4 @@
-"""``deepracer_checkpoints.json``: which checkpoint is the best and which the last (PROTOCOL.md §4.1, §6.3).
+"""``deepracer_checkpoints.json``: which checkpoint is the best and which the last (docs/protocol.md §4.1, §6.3).
 
 Rollout worker 0 writes it; the trainer, the exporters and DRfC's tools read it. One place for
 its format: ``{"best_checkpoint": {"name", "avg_eval_metric", "time_stamp"}, "last_checkpoint":

@@ -1,7 +1,7 @@
 """The trainer's configuration: every env var and flag, read in one place into one dataclass.
 
 ``python -m training_worker`` must accept the invocation of the Windows guide and of the
-simulation image's SageMaker launcher unchanged (PROTOCOL.md §1.2, §1.3): underscore flags, a
+simulation image's SageMaker launcher unchanged (docs/protocol.md §1.2, §1.3): underscore flags, a
 few hyphenated spellings from 2020, and every hyperparameter repeated as ``--name value``, which
 SageMaker appends and which we ignore (with a warning for names we do not know).
 """
@@ -57,7 +57,7 @@ class RedisConfig:
     password: str | None = None
     db: int = 0
     public_ip: str | None = None
-    protocol: str = "current"  # or "2020": no agent suffix, one worker (PROTOCOL.md §5.2)
+    protocol: str = "current"  # or "2020": no agent suffix, one worker (docs/protocol.md §5.2)
     poll_time: float = 1.0
 
     def __repr__(self) -> str:  # never log a secret
@@ -97,7 +97,7 @@ class TrainerConfig:
 
     @property
     def use_pretrained(self) -> bool:
-        """Pretrained mode is on when both bucket and prefix are non-empty (PROTOCOL.md §1.2)."""
+        """Pretrained mode is on when both bucket and prefix are non-empty (docs/protocol.md §1.2)."""
         return bool(self.pretrained_s3_bucket) and bool(self.pretrained_s3_prefix)
 
 

@@ -1,4 +1,4 @@
-"""Hyperparameters: names, defaults and ranges (PROTOCOL.md §1.4), and where they come from.
+"""Hyperparameters: names, defaults and ranges (docs/protocol.md §1.4), and where they come from.
 
 The parsed values are echoed to ``ip/hyperparameters.json``, which *is* the rollout workers'
 configuration: they rebuild their agent from it. So names and defaults here must stay those of

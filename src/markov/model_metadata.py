@@ -1,6 +1,6 @@
 """model_metadata.json: the one description of a model that both sides must read the same way.
 
-The rollout worker parses the *user's* file itself (PROTOCOL.md §1.5), so this parser follows the
+The rollout worker parses the *user's* file itself (docs/protocol.md §1.5), so this parser follows the
 simulation image's rules exactly (§2): defaults, version handling, allowed sensor combinations.
 Where the image silently accepts nonsense (an empty action space, ``low >= high``), we refuse it
 with a line that names the file and the key, because the image would only fail later and worse.
@@ -15,7 +15,7 @@ from typing import Any, Mapping, Union
 
 from markov.errors import ConfigError
 
-# Sensor names (PROTOCOL.md §2). `observation` is the pre-2020 single camera input.
+# Sensor names (docs/protocol.md §2). `observation` is the pre-2020 single camera input.
 FRONT_FACING_CAMERA = "FRONT_FACING_CAMERA"
 LEFT_CAMERA = "LEFT_CAMERA"
 STEREO_CAMERAS = "STEREO_CAMERAS"
@@ -138,7 +138,7 @@ def load_model_metadata(path: str | Path) -> ModelMetadata:
 
 
 def parse_model_metadata(data: Any, source: str = "model_metadata.json") -> ModelMetadata:
-    """Validate a model_metadata dict with the simulation image's rules (PROTOCOL.md §2)."""
+    """Validate a model_metadata dict with the simulation image's rules (docs/protocol.md §2)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a JSON object at the top level, got {type(data).__name__}")
 

@@ -1,6 +1,6 @@
 """Which address rollout workers use to reach the trainer's Redis (published as ``ip/ip.json``).
 
-The image's trainer publishes ``gethostbyname(gethostname())`` (PROTOCOL.md §4.1), which is right
+The image's trainer publishes ``gethostbyname(gethostname())`` (docs/protocol.md §4.1), which is right
 inside its container. A trainer running natively while the simulator runs in Docker must publish
 the host's address *as seen from the container* instead; 127.0.0.1 would point the worker at
 itself. The host's LAN address works from Docker on Linux, Docker Desktop and WSL2; users with

@@ -1,7 +1,7 @@
 """Small tf.compat.v1 graphs with the simulation image's node names, for export tests.
 
 They stand in for Coach graphs where a real build would cost seconds: the same placeholder,
-scope and output names (PROTOCOL.md §3.3, §6.2), a value branch, and an optimizer, so that
+scope and output names (docs/protocol.md §3.3, §6.2), a value branch, and an optimizer, so that
 freezing has something to strip.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Every sensor x network x algorithm combination builds with the image's names and shapes.
 
 Only the two golden dumps come from the image itself; for every other combination the same
-naming rules hold (PROTOCOL.md §3), so each built graph is checked against the contract
+naming rules hold (docs/protocol.md §3), so each built graph is checked against the contract
 derived from the layer tables, and for its input placeholders and policy output.
 
 A graph takes 4-18 s to build here (stereo with the deep tables is the slowest), so the quick

@@ -1,7 +1,7 @@
 """Checkpoint compatibility with the simulation image, one test per golden graph dump.
 
 A checkpoint we write for the golden model_metadata must hold exactly the image's
-``checkpointed_variables``, names and shapes (PROTOCOL.md §3.4), else rollout workers keep
+``checkpointed_variables``, names and shapes (docs/protocol.md §3.4), else rollout workers keep
 random weights for what they cannot match.
 """
 from __future__ import annotations

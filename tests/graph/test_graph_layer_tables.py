@@ -1,4 +1,4 @@
-"""Layer tables and the checkpoint contract derived from them, against PROTOCOL.md §3.2 numbers."""
+"""Layer tables and the checkpoint contract derived from them, against docs/protocol.md §3.2 numbers."""
 from __future__ import annotations
 
 import pytest

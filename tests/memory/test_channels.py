@@ -1,4 +1,4 @@
-"""Channel names and payload shapes against PROTOCOL.md §5.2/§5.3 and the image's real messages."""
+"""Channel names and payload shapes against docs/protocol.md §5.2/§5.3 and the image's real messages."""
 from __future__ import annotations
 
 import pickle

@@ -1,4 +1,4 @@
-"""Rollout backend: index ownership, announce-on-store, who ACKs, and Coach's store() hook (PROTOCOL.md §5.4, §5.5)."""
+"""Rollout backend: index ownership, announce-on-store, who ACKs, and Coach's store() hook (docs/protocol.md §5.4, §5.5)."""
 from __future__ import annotations
 
 import pickle

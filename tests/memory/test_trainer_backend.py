@@ -54,7 +54,7 @@ def test_one_iteration_round_trip_with_stats(trainer, redis_config):
 
 
 def test_several_workers_interleave_by_index(trainer, redis_config):
-    # N = 7 over 3 workers: worker idx owns idx, idx+3, idx+6 (PROTOCOL.md §5.5).
+    # N = 7 over 3 workers: worker idx owns idx, idx+3, idx+6 (docs/protocol.md §5.5).
     workers = [rollout(redis_config, 7, index=i, workers=3) for i in range(3)]
     try:
         for i, worker in enumerate(workers):
@@ -171,7 +171,7 @@ def test_hostile_payload_is_dropped_and_training_continues(trainer, redis_config
 
 
 def test_episodes_per_iteration_overrides_what_coach_passes(trainer, redis_config):
-    # SAC: the rollout uses N = 1 while Coach would pass num_episodes_between_training (PROTOCOL.md §5.4).
+    # SAC: the rollout uses N = 1 while Coach would pass num_episodes_between_training (docs/protocol.md §5.4).
     trainer.set_episodes_per_iteration(1)
     worker = rollout(redis_config, 1, episodes=[make_episode(3)])
     try:

@@ -1,4 +1,4 @@
-"""Lidar ranges to the borders, and the image's lidar filters (PROTOCOL.md §3.1)."""
+"""Lidar ranges to the borders, and the image's lidar filters (docs/protocol.md §3.1)."""
 import math
 
 import numpy as np

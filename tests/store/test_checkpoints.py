@@ -1,4 +1,4 @@
-"""The trainer's checkpoint publish (PROTOCOL.md §4.3) and the rollout's load (§4.2), on both backends."""
+"""The trainer's checkpoint publish (docs/protocol.md §4.3) and the rollout's load (§4.2), on both backends."""
 from __future__ import annotations
 
 import json

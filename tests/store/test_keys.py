@@ -23,7 +23,7 @@ from markov.store.keys import ModelKeys
 )
 def test_join_matches_the_image_normpath_on_linux(prefix, postfix, expected):
     assert keys.join(prefix, postfix) == expected
-    # The image's expression (PROTOCOL.md §4.5), evaluated with POSIX semantics.
+    # The image's expression (docs/protocol.md §4.5), evaluated with POSIX semantics.
     assert expected == posixpath.normpath(posixpath.join(prefix, postfix))
 
 

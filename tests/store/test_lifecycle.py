@@ -1,4 +1,4 @@
-"""Start-up and shut-down objects (PROTOCOL.md §4.2) and the rollout's waits for them."""
+"""Start-up and shut-down objects (docs/protocol.md §4.2) and the rollout's waits for them."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Pretrained models (PROTOCOL.md §4.4): best/last selection, the v<2 branch, and read-only access."""
+"""Pretrained models (docs/protocol.md §4.4): best/last selection, the v<2 branch, and read-only access."""
 from __future__ import annotations
 
 import pytest

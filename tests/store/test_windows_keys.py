@@ -1,4 +1,4 @@
-"""Every key-building path under Windows path semantics: no key may hold a backslash (PROTOCOL.md §4.5).
+"""Every key-building path under Windows path semantics: no key may hold a backslash (docs/protocol.md §4.5).
 
 ``os.path`` is replaced by ``ntpath`` for the duration of each test, which is what the 2020
 trainer's ``os.path.normpath`` calls met on Windows.

@@ -1,6 +1,6 @@
 """A rollout worker without Gazebo: what the simulation image's worker does, with synthetic episodes.
 
-Run by test_end_to_end.py as its own process. Like the image's rollout worker (PROTOCOL.md §4.2)
+Run by test_end_to_end.py as its own process. Like the image's rollout worker (docs/protocol.md §4.2)
 it waits for ``ip/done`` and reads the Redis address, builds its own Coach graph from the
 published model metadata and hyperparameters, restores checkpoint 0, waits for ``.ready``, and
 then per iteration plays N episodes, serves them over Redis, waits for the next checkpoint in

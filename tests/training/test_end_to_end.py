@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 ROLLOUT = Path(__file__).with_name("fake_gazebo_rollout.py")
 PREFIX = "rl-e2e"
 ITERATIONS = 3
-# 60 transitions arrive in 3 iterations: every 7th is a sample, 3 in all (PROTOCOL.md §4.3).
+# 60 transitions arrive in 3 iterations: every 7th is a sample, 3 in all (docs/protocol.md §4.3).
 SAMPLING = {"max_sample_count": 3, "sampling_frequency": 7}
 
 

@@ -4,7 +4,7 @@ Graph tests show that one optimisation step changes the weights; they cannot sho
 weights move the right way. Here a task a shallow network learns in a few iterations stands in
 for a track: the light falls on the left or on the right half of the camera frame, and the
 reward says which action fits each. Episodes are played on-policy with the agent's own network (as a rollout worker would),
-pickled and unpickled as on the wire (PROTOCOL.md §5.3), and handed to Coach by
+pickled and unpickled as on the wire (docs/protocol.md §5.3), and handed to Coach by
 ``ingest_transitions`` in the trainer loop's order: ingest, ``prepare_training``,
 ``should_train``, ``train``. The policy is then judged on frames it never trained on.
 """

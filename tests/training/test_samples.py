@@ -1,4 +1,4 @@
-"""The sample collector (PROTOCOL.md §4.3, §9): which transitions become samples/sample_<k>.pkl, and how."""
+"""The sample collector (docs/protocol.md §4.3, §9): which transitions become samples/sample_<k>.pkl, and how."""
 from __future__ import annotations
 
 import logging

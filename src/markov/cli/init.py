@@ -1,7 +1,7 @@
 """``deepracer-trainer init``: the bucket and custom files a training run needs, and how to start it.
 
 It replaces the guide's manual folder creation. The files go where DRfC keeps them
-(``custom_files/...`` at the bucket root, PROTOCOL.md §1.1 and §1.5), so DRfC's simulation side
+(``custom_files/...`` at the bucket root, docs/protocol.md §1.1 and §1.5), so DRfC's simulation side
 and this trainer read the same ones. Running it again is safe: a file that already exists with
 other content is kept unless ``--force`` is given.
 """

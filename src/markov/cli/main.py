@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configure_logging(debug: bool = False) -> None:
-    """Plain log lines on stdout: the formats tools parse (PROTOCOL.md §8) carry no decoration."""
+    """Plain log lines on stdout: the formats tools parse (docs/protocol.md §8) carry no decoration."""
     if not debug:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its C++ info lines
     handler = logging.StreamHandler(sys.stdout)

@@ -1,6 +1,6 @@
 """``deepracer-trainer new-model``: a freshly initialised model to start training from.
 
-It writes what the trainer publishes as its step-0 model (PROTOCOL.md §6.1): the TF checkpoint
+It writes what the trainer publishes as its step-0 model (docs/protocol.md §6.1): the TF checkpoint
 files ``0_Step-0.ckpt.*``, the TF ``checkpoint`` state file and ``.coach_checkpoint``. Users
 upload it as a "pretrained" model when they have none, or inspect what a model_metadata.json
 builds before training.

@@ -1,7 +1,7 @@
 """The TF1 ``tf.layers`` functions Coach calls, rebuilt on ``tf.compat.v1`` variables.
 
 TF 2.16+ ships Keras 3, whose ``tf.compat.v1.layers`` only raise. Checkpoints are restored by
-variable name (PROTOCOL.md §3.4), so every layer here creates exactly the variables TF1's
+variable name (docs/protocol.md §3.4), so every layer here creates exactly the variables TF1's
 ``tf.layers`` created: ``<scope>/kernel`` and ``<scope>/bias`` (``gamma``/``beta``/
 ``moving_mean``/``moving_variance`` for batch norm), where ``<scope>`` is the given name, or
 ``dense``, ``dense_1``, ... (``conv2d``, ``conv2d_1``, ...) unique within the enclosing

@@ -5,7 +5,7 @@ Layouts, and where they come from:
 - **Car** (``model.tar.gz``): ``agent/model.pb`` and ``model_metadata.json`` at the archive root.
   That is what DRfC's ``scripts/upload/create-car-zip.sh`` packs (PR #213, 2026-06; before it,
   ``upload-car.sh`` tarred the SageMaker ``/opt/ml/model`` folder, which holds the same two
-  files, PROTOCOL.md §1.6) and what the car's model loader unpacks.
+  files, docs/protocol.md §1.6) and what the car's model loader unpacks.
 - **DRoA virtual model**: DRoA's ``source/docs/import/README.md`` lists, at the folder root,
   ``model_metadata.json``, ``reward_function.py``, ``training_params.yaml`` and
   ``hyperparameters.json``; under ``model/`` the ``.coach_checkpoint`` and the ckpt files;

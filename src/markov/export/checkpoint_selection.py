@@ -1,7 +1,7 @@
 """Which checkpoint ``best``, ``last`` or ``N`` means, read the way the image's tools read it.
 
 Rollout worker 0 rewrites ``model/deepracer_checkpoints.json`` after evaluating each checkpoint
-(PROTOCOL.md §6.3); the trainer only reads it. ``best`` is its ``best_checkpoint.name`` and
+(docs/protocol.md §6.3); the trainer only reads it. ``best`` is its ``best_checkpoint.name`` and
 ``last`` its ``last_checkpoint.name`` (``<n>_Step-<s>.ckpt``), as DRfC's ``create-car-zip.sh``
 and ``droa/import_model.py`` pick them. Where the JSON is missing (no evaluation yet, or a
 trainer-only run) the image falls back to ``.coach_checkpoint``, the newest published name

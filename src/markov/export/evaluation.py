@@ -1,6 +1,6 @@
 """Drive the built-in simulator with a frozen model, the way an evaluation job drives a car.
 
-The frozen graph gives what the car's inference gets (PROTOCOL.md §6.2), and the action is
+The frozen graph gives what the car's inference gets (docs/protocol.md §6.2), and the action is
 decoded as the car does: the most likely action for discrete PPO, the normalised [-1, 1] output
 scaled to the action-space bounds for continuous PPO, and tanh of the raw mean scaled to the
 bounds for SAC. One lap is one episode started at the start line; an off-track or a reversed

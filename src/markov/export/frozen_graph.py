@@ -1,6 +1,6 @@
 """Frozen policy graphs: the ``model_<n>.pb`` the car, the console and the analysis tools load.
 
-The image freezes with ``convert_variables_to_constants(sess, graph_def, [output])`` (PROTOCOL.md
+The image freezes with ``convert_variables_to_constants(sess, graph_def, [output])`` (docs/protocol.md
 §6.2): one float32 placeholder per sensor named ``.../network_0/<KEY>/<KEY>`` goes in, the policy
 head's ``policy`` op comes out, and only the policy branch (with the /255 input scaling) is kept.
 We produce the same nodes under the same names, then also fold constants and strip training-only
@@ -58,7 +58,7 @@ def input_node_names(metadata: ModelMetadata) -> list[str]:
 def freeze_session(session: Any, metadata: ModelMetadata, graph: Any | None = None) -> bytes:
     """Freeze the policy branch of a live Coach session into ``model_<n>.pb`` bytes.
 
-    This is what the trainer calls after each checkpoint (PROTOCOL.md §4.3 step 4): the variables'
+    This is what the trainer calls after each checkpoint (docs/protocol.md §4.3 step 4): the variables'
     current values become constants; nothing is read from disk.
 
     Args:

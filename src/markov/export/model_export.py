@@ -160,7 +160,7 @@ def _droa_hyperparameters(data: bytes, metadata: ModelMetadata) -> bytes:
     """hyperparameters.json as DRoA accepts it.
 
     DRoA refuses SAC models whose ``num_episodes_between_training`` is not 1 (``importModel.ts``).
-    The SAC rollout plays 1 episode per iteration whatever the file says (PROTOCOL.md §5.4), so
+    The SAC rollout plays 1 episode per iteration whatever the file says (docs/protocol.md §5.4), so
     1 is what the model was trained with.
     """
     try:

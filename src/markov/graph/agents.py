@@ -1,7 +1,7 @@
 """Coach agent parameters for a model, set the way the simulation image sets them.
 
 The mapping from hyperparameters to Coach parameters, and the values that are fixed, follow
-the image's graph manager (PROTOCOL.md §1.4): rollout workers build their agents from the same
+the image's graph manager (docs/protocol.md §1.4): rollout workers build their agents from the same
 ``ip/hyperparameters.json``, so a trainer that read a key differently would train one policy
 while the cars drive another. Networks are built from :mod:`markov.graph.layer_tables`.
 """

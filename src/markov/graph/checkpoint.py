@@ -3,7 +3,7 @@
 Coach 1.0.1's saver writes every global variable (Adam slots, beta powers, global_step) and
 restores only if all of them are present. The image's fork saves only the trainable variables
 under ``main_level/`` outside the target networks, and rollout workers restore by name
-(PROTOCOL.md §3.4). So we save that set, and restore it the way the rollout does: exact names
+(docs/protocol.md §3.4). So we save that set, and restore it the way the rollout does: exact names
 first, then the image's fallback match. A pretrained model from the image holds no Adam slots;
 optimizer state simply starts fresh.
 
@@ -141,7 +141,7 @@ def is_checkpointed(variable: tf.Variable) -> bool:
     return f"{contract.LEVEL}/" in name and "/target" not in name
 
 
-# The image keeps 4 checkpoints on local disk (PROTOCOL.md §4.3); each is ~47 MB for the shallow net.
+# The image keeps 4 checkpoints on local disk (docs/protocol.md §4.3); each is ~47 MB for the shallow net.
 LOCAL_CHECKPOINTS_TO_KEEP = 4
 
 

@@ -1,7 +1,7 @@
 """Graph names the simulation image relies on, and the checkpoint contents they imply.
 
 Rollout workers, the frozen-graph export and the car all address our graph by name: input
-placeholders, the policy output node, and every checkpointed variable (PROTOCOL.md §3.3, §3.4,
+placeholders, the policy output node, and every checkpointed variable (docs/protocol.md §3.3, §3.4,
 §6.2). This module states those names once. :func:`checkpoint_variables` derives, from the
 layer tables alone, the exact ``{name: shape}`` set a checkpoint must hold; it needs no
 TensorFlow, so it can also vet a pretrained checkpoint before any graph is built.

@@ -1,4 +1,4 @@
-"""Coach heads that carry the simulation image's names (PROTOCOL.md §3.3).
+"""Coach heads that carry the simulation image's names (docs/protocol.md §3.3).
 
 Coach 1.0.1's own heads differ from the image's Coach fork in exactly the places the car and
 the rollout workers look at: the continuous PPO policy has no ``policy`` node and an unclipped

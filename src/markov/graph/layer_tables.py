@@ -1,4 +1,4 @@
-"""The simulation image's layer tables (PROTOCOL.md §3.2), as data, in one place.
+"""The simulation image's layer tables (docs/protocol.md §3.2), as data, in one place.
 
 Rollout workers restore our checkpoints by variable name and shape (§3.4), so every layer size,
 kernel and stride here must equal the image's. Everything else in ``markov.graph`` (the Coach

@@ -1,7 +1,7 @@
 """Coach spaces for a model: the *filtered* observations a transition carries, and the actions.
 
 The trainer never runs the rollout's input filters: transitions arrive already grayscaled,
-stacked and discretised (PROTOCOL.md §3.1). So the network is built straight from the filtered
+stacked and discretised (docs/protocol.md §3.1). So the network is built straight from the filtered
 spaces, and the agent gets no input filter of its own. Image spaces become Coach
 ``PlanarMapsObservationSpace`` (image embedder, /255 in the graph); lidar spaces are vectors.
 """
@@ -50,7 +50,7 @@ def state_space(metadata: ModelMetadata) -> StateSpace:
 
 
 def action_space(metadata: ModelMetadata) -> ActionSpace:
-    """The action space the *networks* see (PROTOCOL.md §2, "Action spaces seen by the networks").
+    """The action space the *networks* see (docs/protocol.md §2, "Action spaces seen by the networks").
 
     PPO discrete: n indices. PPO continuous: a box normalised to [-1, 1] (the environment
     rescales it). SAC: a box with the raw JSON bounds, since its policy head rescales itself.

@@ -1,6 +1,6 @@
 """Redis channel names and payload shapes: the one place both sides of the episode transport agree on.
 
-Everything here is dictated by the simulation image (PROTOCOL.md §5.2, §5.3): a request is a
+Everything here is dictated by the simulation image (docs/protocol.md §5.2, §5.3): a request is a
 pickled int, a reply is a pickled ``(index, Episode)`` tuple, and the end of an iteration is the
 ACK ``(N + 1, "")``. Two channel layouts exist: the current one (``worker_channel_<agent>`` and
 ``<s3_prefix>_<agent>``) and the 2020 one of the Windows guide's image, without the agent suffix.
@@ -27,7 +27,7 @@ DEFAULT_AGENT = "agent"
 # and protocol 5 only pays off with out-of-band buffers, which pub/sub cannot carry.
 PICKLE_PROTOCOL = 4
 
-# The second element of the ACK tuple (PROTOCOL.md §5.3).
+# The second element of the ACK tuple (docs/protocol.md §5.3).
 ACK_MARKER = ""
 
 
@@ -44,7 +44,7 @@ def channels_for(s3_prefix: str, agent: str = DEFAULT_AGENT, protocol: str = CUR
     """Channel names for ``s3_prefix`` and ``agent``.
 
     The prefix is used raw, not normalised: the rollout builds the same string from its own
-    ``SAGEMAKER_SHARED_S3_PREFIX`` and the two must match byte for byte (PROTOCOL.md §5.2).
+    ``SAGEMAKER_SHARED_S3_PREFIX`` and the two must match byte for byte (docs/protocol.md §5.2).
     """
     if protocol == CURRENT:
         return Channels(requests=f"worker_channel_{agent}", replies=f"{s3_prefix}_{agent}", protocol=protocol)
@@ -54,7 +54,7 @@ def channels_for(s3_prefix: str, agent: str = DEFAULT_AGENT, protocol: str = CUR
 
 
 def ack_index(episodes_per_iteration: int) -> int:
-    """The index the ACK carries: one past the end-of-iteration request N (PROTOCOL.md §5.3)."""
+    """The index the ACK carries: one past the end-of-iteration request N (docs/protocol.md §5.3)."""
     return episodes_per_iteration + 1
 
 
@@ -109,7 +109,7 @@ def decode_reply(payload: bytes, channel: str) -> Reply | None:
         raise
     except Exception as exc:  # a truncated or corrupt pickle: drop it, the request is re-sent
         raise ProtocolError(f"undecodable message on Redis channel {channel!r}: {exc}") from exc
-    # The image ignores any payload that is not a tuple (PROTOCOL.md §5.3).
+    # The image ignores any payload that is not a tuple (docs/protocol.md §5.3).
     if not isinstance(value, tuple) or len(value) != 2 or isinstance(value[0], bool) or not isinstance(value[0], int):
         log.warning("Ignored a message on Redis channel %r that is not an (index, episode) tuple", channel)
         return None

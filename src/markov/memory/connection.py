@@ -1,6 +1,6 @@
 """A Redis pub/sub link that survives the server going away.
 
-Redis pub/sub keeps no messages (PROTOCOL.md §5.1): whatever is published while a side is
+Redis pub/sub keeps no messages (docs/protocol.md §5.1): whatever is published while a side is
 disconnected is lost. So a broken link is not an error to raise but a state to leave: wait for
 the server, subscribe again, and tell the caller, who re-sends its request. Only a server that
 stays away longer than ``connect_timeout`` becomes a :class:`ProtocolError`.
@@ -144,7 +144,7 @@ class PubSubLink:
     def publish(self, channel: str, payload: bytes) -> int | None:
         """Publish; the number of subscribers that got it, or None when the link is down (logged).
 
-        A lost publish is not retried here: the protocol re-requests (PROTOCOL.md §5.1).
+        A lost publish is not retried here: the protocol re-requests (docs/protocol.md §5.1).
         """
         try:
             return int(self.client.publish(channel, payload))

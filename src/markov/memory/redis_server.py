@@ -1,7 +1,7 @@
 """Start a redis-server with the settings whole-episode pub/sub needs.
 
 Used by the tests and by ``deepracer-trainer local``. The settings are the image's
-(PROTOCOL.md §5.1): whole episodes with camera frames are published as single messages, so the
+(docs/protocol.md §5.1): whole episodes with camera frames are published as single messages, so the
 pubsub output buffer limit is raised from Redis's 32mb/8mb to 1gb/512mb; and the server listens
 where simulation workers can reach it (they always connect to port 6379). Nothing is persisted:
 episodes are transient.
@@ -24,7 +24,7 @@ from markov.errors import ConfigError, ProtocolError
 
 log = logging.getLogger(__name__)
 
-WORKER_PORT = 6379  # simulation workers ignore any other port (PROTOCOL.md §5.1)
+WORKER_PORT = 6379  # simulation workers ignore any other port (docs/protocol.md §5.1)
 PUBSUB_BUFFER_LIMIT = ("pubsub", "1gb", "512mb", "60")  # class, hard, soft, seconds
 MAXMEMORY_POLICY = "volatile-lfu"
 LOOPBACK = "127.0.0.1"

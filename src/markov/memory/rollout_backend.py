@@ -1,6 +1,6 @@
 """The rollout's side of the episode transport: keep finished episodes and serve them on request.
 
-Worker ``idx`` of ``n`` owns the global episode indices ``idx, idx+n, idx+2n, ...`` (PROTOCOL.md
+Worker ``idx`` of ``n`` owns the global episode indices ``idx, idx+n, idx+2n, ...`` (docs/protocol.md
 §5.5). On request ``e`` it publishes its episode ``e`` if it has it; otherwise it remembers
 ``e`` and publishes that episode the moment it is stored. Request ``N`` ends the iteration: every
 worker forgets its episodes, and the owner of episode ``N-1`` publishes the ACK ``(N+1, "")``
@@ -29,7 +29,7 @@ class RolloutBackend:
     """Serves this worker's episodes to the trainer from a daemon thread.
 
     Args:
-        redis_config: the trainer's Redis (workers always use port 6379 there, PROTOCOL.md §5.1).
+        redis_config: the trainer's Redis (workers always use port 6379 there, docs/protocol.md §5.1).
         s3_prefix: the same raw string the trainer uses; the reply channel is named after it.
         episodes_per_iteration: N, the episodes of one iteration over all workers.
         worker_index, num_workers: this worker's place among the workers (§5.5).
@@ -47,7 +47,7 @@ class RolloutBackend:
             raise ConfigError(f"rollout worker index {worker_index} of {num_workers} workers is invalid: "
                               "the index must be 0 .. num_workers-1")
         if redis_config.protocol == wire.PROTOCOL_2020 and num_workers != 1:
-            raise ConfigError("--redis_protocol 2020 supports one rollout worker only (PROTOCOL.md §5.7)")
+            raise ConfigError("--redis_protocol 2020 supports one rollout worker only (docs/protocol.md §5.7)")
         if episodes_per_iteration < 0:
             raise ConfigError(f"episodes per iteration must be >= 0, got {episodes_per_iteration}")
         self.redis_config = redis_config
@@ -170,7 +170,7 @@ class RolloutBackend:
         n_workers = self.num_workers
         with self._lock:
             if requested < 0:
-                return  # the image ignores negative requests (PROTOCOL.md §5.3)
+                return  # the image ignores negative requests (docs/protocol.md §5.3)
             repeated = requested == self._last_request
             self._last_request = requested
             if requested >= self.episodes_per_iteration:
@@ -216,7 +216,7 @@ class RolloutBackend:
                 self._prepared = (index, payload)
 
     def _end_iteration(self, repeated: bool) -> None:
-        """Request N: forget this iteration; the owner of episode N-1 ACKs (PROTOCOL.md §5.4). Holds the lock.
+        """Request N: forget this iteration; the owner of episode N-1 ACKs (docs/protocol.md §5.4). Holds the lock.
 
         A re-sent request N (its ACK was lost) is only ACKed again: clearing a second time could
         drop episodes of the next iteration stored in between.

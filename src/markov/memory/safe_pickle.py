@@ -1,6 +1,6 @@
 """A restricted unpickler for Redis payloads: episodes decode, anything else is refused unexecuted.
 
-The wire format is pickle (PROTOCOL.md §5.3), and pickle runs whatever callable a payload names.
+The wire format is pickle (docs/protocol.md §5.3), and pickle runs whatever callable a payload names.
 Anyone who can publish to the trainer's Redis (it listens on all interfaces, §5.1) could otherwise
 run code in the trainer. So only the globals that episodes really contain are resolved
 (§5.3, §9): Coach's ``Episode``, ``Transition`` and ``LazyStack``, numpy's array, dtype and scalar

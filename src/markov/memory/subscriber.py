@@ -1,6 +1,6 @@
 """A Redis pub/sub subscription on its own socket, reading each message into one buffer of its size.
 
-Episodes arrive as one 3 MB bulk string each (PROTOCOL.md §5.3). redis-py's pure-Python reply
+Episodes arrive as one 3 MB bulk string each (docs/protocol.md §5.3). redis-py's pure-Python reply
 reader passes every byte through a ``BytesIO`` and slices it out again, three copies per episode
 and most of the trainer's receive time. This reader speaks just the RESP2 subset a subscriber
 sees (arrays, bulk strings, integers, simple strings, errors) and receives a large bulk string

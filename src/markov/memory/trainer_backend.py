@@ -1,7 +1,7 @@
 """The trainer's side of the episode transport: ask the rollout workers for one iteration's episodes.
 
 One ``fetch(N)`` requests episodes 0, 1, ..., N-1 in order and then N, which the workers answer
-with the ACK ``(N+1, "")`` (PROTOCOL.md §5.4). The trainer never needs to know how many workers
+with the ACK ``(N+1, "")`` (docs/protocol.md §5.4). The trainer never needs to know how many workers
 there are: each owns the indices ``idx, idx+n, ...`` and answers only for those (§5.5).
 
 Unlike the image, no fixed sleep sits on the hot path: the next request goes out the moment a
@@ -31,7 +31,7 @@ from markov.model_metadata import SHALLOW
 
 log = logging.getLogger(__name__)
 
-# The image's defaults before MAX_MEMORY_STEPS (PROTOCOL.md §5.6).
+# The image's defaults before MAX_MEMORY_STEPS (docs/protocol.md §5.6).
 MAX_MEMORY_STEPS_SHALLOW = 10000
 MAX_MEMORY_STEPS_OTHER = 3000
 
@@ -81,7 +81,7 @@ class TrainerBackend:
         s3_prefix: the raw ``--s3_prefix``; the reply channel is named after it.
         agent: Coach agent name, ``agent`` for single-agent training.
         episodes_per_iteration: the N to ask for, overriding what ``fetch`` is passed. Set it to
-            what the rollout uses (PPO: num_episodes_between_training; SAC: 1, PROTOCOL.md §5.4).
+            what the rollout uses (PPO: num_episodes_between_training; SAC: 1, docs/protocol.md §5.4).
         max_memory_steps: cap on transitions per iteration (§5.6), None for no cap.
         connect_timeout: seconds to wait for an unreachable Redis before ProtocolError.
         wait_log_interval: seconds between "still waiting" lines.
@@ -112,7 +112,7 @@ class TrainerBackend:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect and subscribe (the image does this before writing ``.ready``, PROTOCOL.md §7.1)."""
+        """Connect and subscribe (the image does this before writing ``.ready``, docs/protocol.md §7.1)."""
         if self._started:
             return
         preload()
@@ -181,7 +181,7 @@ class TrainerBackend:
                 continue
             if payload is None:
                 if now - last_sent >= self.poll_time:
-                    self._request(index)  # lost or not yet answerable: ask again (PROTOCOL.md §5.1)
+                    self._request(index)  # lost or not yet answerable: ask again (docs/protocol.md §5.1)
                     last_sent = now
                 if now - last_log >= self.wait_log_interval:
                     last_log = now
@@ -195,7 +195,7 @@ class TrainerBackend:
             if index + 1 < wanted and asked_early != index + 1:
                 # Almost always this payload is episode `index`: ask for the next one now, so that the
                 # worker pickles and sends it while this one is decoded. Never request N early: it
-                # clears the workers' episodes (PROTOCOL.md §5.4).
+                # clears the workers' episodes (docs/protocol.md §5.4).
                 self._request(index + 1)
                 asked_early = index + 1
             reply = self._decode(payload, stats)
@@ -224,7 +224,7 @@ class TrainerBackend:
             capped = self.max_memory_steps is not None and steps_total > self.max_memory_steps
             if capped:
                 # Over the cap: drop it and all later ones. Like the image, jump to the last index and
-                # let its owner finish before the end-of-iteration request (PROTOCOL.md §5.4, §5.6).
+                # let its owner finish before the end-of-iteration request (docs/protocol.md §5.4, §5.6).
                 stats.dropped_over_cap += 1
                 log.info("Dropped episode %d (%d steps): the iteration would exceed %d steps (MAX_MEMORY_STEPS)",
                          reply.index, length, self.max_memory_steps)
@@ -327,7 +327,7 @@ class TrainerBackend:
             return head + (f"No rollout worker listens on {self.channels.requests!r}. Check that the simulation "
                            f"workers run, that they reach Redis at the address in ip/ip.json on port 6379, and that "
                            f"their s3_prefix is exactly {self.s3_prefix!r}: the channel names are built from it "
-                           "(PROTOCOL.md §5.2).")
+                           "(docs/protocol.md §5.2).")
         if not self._ever_received:
             return head + (f"{self._listeners} rollout worker(s) listen on {self.channels.requests!r} but none has "
                            f"answered on {self.channels.replies!r}: their s3_prefix may differ from {self.s3_prefix!r}, "
@@ -335,4 +335,4 @@ class TrainerBackend:
                            "low for whole episodes (docs/redis.md).")
         return head + (f"The rollout workers stopped answering after {stats.episodes} episodes of {wanted}: check the "
                        "simulation logs. The trainer asks for N episodes per iteration and N must match the rollout's "
-                       "(PPO: num_episodes_between_training; SAC: 1, PROTOCOL.md §5.4).")
+                       "(PPO: num_episodes_between_training; SAC: 1, docs/protocol.md §5.4).")

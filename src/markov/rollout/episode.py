@@ -1,6 +1,6 @@
 """Play one episode in the simulator and record it as the Coach ``Episode`` the trainer expects.
 
-Transitions are filled as the image's rollout fills them (PROTOCOL.md §3.1, §9): state and
+Transitions are filled as the image's rollout fills them (docs/protocol.md §3.1, §9): state and
 next_state are dicts of filtered observations keyed by sensor, the action is the network's,
 ``game_over`` marks the last step, and info carries ``all_action_probabilities`` and ``action``.
 Info also carries ``progress`` so the trainer can report progress per iteration.

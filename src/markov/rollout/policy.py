@@ -1,6 +1,6 @@
 """Choose actions with the current policy, through the Coach agent, as the image's rollout does.
 
-The action a transition records is the one the *network* knows (PROTOCOL.md §2): an index for
+The action a transition records is the one the *network* knows (docs/protocol.md §2): an index for
 discrete spaces, the [-1, 1] pair for continuous PPO, the raw-bounds pair for SAC. The simulator
 gets the action in the JSON's units.
 """
@@ -15,7 +15,7 @@ from markov.model_metadata import SAC, ModelMetadata
 from markov.sim.car import ActionDecoder
 
 
-# Filled with 0.0 by the image's rollout and never read by the trainer (PROTOCOL.md §9).
+# Filled with 0.0 by the image's rollout and never read by the trainer (docs/protocol.md §9).
 _UNUSED_VALUES = {"state_value": 0.0, "action_value": 0.0, "max_action_value": 0.0}
 
 
@@ -46,7 +46,7 @@ class CoachPolicy:
         if self.metadata.is_discrete:
             index = int(np.asarray(decision.action).reshape(-1)[0])
             probabilities = np.asarray(decision.all_action_probabilities, dtype=np.float32).reshape(-1)
-            action = np.int64(index)  # the image records numpy int64 (PROTOCOL.md §9)
+            action = np.int64(index)  # the image records numpy int64 (docs/protocol.md §9)
             return PolicyAction(index, action, {"all_action_probabilities": probabilities, "action": action,
                                                 **_UNUSED_VALUES})
         raw = np.asarray(decision.action, dtype=np.float32).reshape(-1)

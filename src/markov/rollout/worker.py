@@ -1,4 +1,4 @@
-"""The rollout worker's loop: the simulation worker's side of PROTOCOL.md §4.2, with the built-in simulator.
+"""The rollout worker's loop: the simulation worker's side of docs/protocol.md §4.2, with the built-in simulator.
 
 Start-up waits for what a Gazebo worker waits for: ``ip/done``, ``ip/hyperparameters.json``, a
 checkpoint, ``.ready``. Then, per iteration, it plays its share of the episodes with the current
@@ -65,7 +65,7 @@ class RolloutConfig:
 
 
 def episode_share(episodes_per_iteration: int, worker_index: int, num_workers: int) -> int:
-    """How many of the N episodes worker ``idx`` of ``n`` plays (PROTOCOL.md §5.5)."""
+    """How many of the N episodes worker ``idx`` of ``n`` plays (docs/protocol.md §5.5)."""
     base, extra = divmod(episodes_per_iteration, num_workers)
     return base + (1 if worker_index < extra else 0)
 

@@ -4,7 +4,7 @@ Every pixel's ray is intersected with the ground once, at construction, giving i
 in the car's frame. A frame is then one rotation and translation of those points and a gather
 from the track map; pixels whose ray misses the ground (or lands beyond ``max_range``) show the
 sky. The output is what the image's rollout filters produce for a camera: (120, 160) uint8
-grey levels (PROTOCOL.md §3.1), so no colour conversion is needed.
+grey levels (docs/protocol.md §3.1), so no colour conversion is needed.
 """
 from __future__ import annotations
 

@@ -135,7 +135,7 @@ class ActionDecoder:
         return float(steering), float(speed), label
 
     def from_normalized(self, action: Sequence[float]) -> np.ndarray:
-        """Rescale a [-1, 1] pair to the JSON bounds (PPO continuous, PROTOCOL.md §2)."""
+        """Rescale a [-1, 1] pair to the JSON bounds (PPO continuous, docs/protocol.md §2)."""
         a = np.clip(np.asarray(action, dtype=np.float64).reshape(2), -1.0, 1.0)
         sp = self.space
         return np.array([sp.steering_low + (a[0] + 1.0) / 2.0 * (sp.steering_high - sp.steering_low),

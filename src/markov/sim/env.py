@@ -144,7 +144,7 @@ class DeepRacerEnv:
 
     @property
     def observation_shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-        """Observation key -> (shape, dtype), as the graphs take them (PROTOCOL.md §3.1)."""
+        """Observation key -> (shape, dtype), as the graphs take them (docs/protocol.md §3.1)."""
         shapes = {}
         for name in self.metadata.sensors:
             if name in (FRONT_FACING_CAMERA, LEFT_CAMERA, OBSERVATION):

@@ -3,7 +3,7 @@
 The image's Gazebo lidar (``sensors/constants.py``: 64 samples, -2.61799..2.61799 rad, 0.15..12 m)
 sees walls and objects; the built-in simulator has neither, so here the painted borders act as
 walls. The filters that turn raw ranges into what the networks take are implemented exactly as
-PROTOCOL.md §3.1 describes (clip for LIDAR; minimum per sector, clip, floor(d / (clip / v)),
+docs/protocol.md §3.1 describes (clip for LIDAR; minimum per sector, clip, floor(d / (clip / v)),
 one-hot without the "nothing" column for the sector sensors).
 """
 from __future__ import annotations
@@ -78,7 +78,7 @@ def clip_lidar(ranges: np.ndarray) -> np.ndarray:
 
 
 def discretize_sectors(ranges: np.ndarray, config: LidarConfig) -> np.ndarray:
-    """The sector filter of SECTOR_LIDAR / DISCRETIZED_SECTOR_LIDAR (PROTOCOL.md §3.1).
+    """The sector filter of SECTOR_LIDAR / DISCRETIZED_SECTOR_LIDAR (docs/protocol.md §3.1).
 
     Minimum range per sector, clipped to the clipping distance (itself held within the sensor's
     0.15..12 m), binned in steps of clip / values; the last bin ("nothing within range") is

@@ -1,6 +1,6 @@
 """Checkpoints in the store: the trainer's publish sequence, pretrained download, and rollout loading.
 
-Wire rules this module keeps (PROTOCOL.md §4.2-§4.4, §6):
+Wire rules this module keeps (docs/protocol.md §4.2-§4.4, §6):
 - A publish runs under ``model/.lock`` in the order checkpoint files -> ``.coach_checkpoint`` ->
   ``model_<n>.pb`` -> clean-up -> unlock, so a rollout worker never sees a pointer to a
   checkpoint whose files are not all uploaded.
@@ -107,7 +107,7 @@ def write_checkpoint_records(store: ObjectStore, keys: ModelKeys, best: str, las
 
 
 class CheckpointPublisher:
-    """Publishes the trainer's checkpoints to ``<prefix>/model/`` (PROTOCOL.md §4.3).
+    """Publishes the trainer's checkpoints to ``<prefix>/model/`` (docs/protocol.md §4.3).
 
     Args:
         store: the bucket (or local store) to publish to.
@@ -120,7 +120,7 @@ class CheckpointPublisher:
         keep: checkpoints kept in the bucket, the best included.
         tf_state_file: also PUT TF's ``model/checkpoint`` state file after the pointer: the
             "version file" that 2020-generation rollout workers read instead of
-            ``.coach_checkpoint`` (PROTOCOL.md §4.5). Today's workers never read it.
+            ``.coach_checkpoint`` (docs/protocol.md §4.5). Today's workers never read it.
     """
 
     def __init__(self, store: ObjectStore, keys: ModelKeys, checkpoint_dir: str | Path, *,
@@ -345,7 +345,7 @@ def pretrained_configured(bucket: str | None, prefix: str | None) -> bool:
 
 def download_pretrained(store: ObjectStore, keys: ModelKeys, local_dir: str | Path, *,
                         checkpoint: str = "best", metadata_version: float = 2.0) -> PretrainedCheckpoint:
-    """Download the best or last checkpoint of an earlier model for restore (PROTOCOL.md §4.4).
+    """Download the best or last checkpoint of an earlier model for restore (docs/protocol.md §4.4).
 
     ``checkpoint`` is ``best`` (case-insensitive) or anything else for last. The choice comes
     from the model's ``deepracer_checkpoints.json``, else from its ``.coach_checkpoint``, else (for

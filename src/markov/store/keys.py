@@ -1,7 +1,7 @@
 """Every object key of the bucket layout, and the only place in the package where ``/`` is joined.
 
 The simulation image builds its keys with ``os.path.normpath(os.path.join(prefix, postfix))``
-(PROTOCOL.md §4.5). On Linux that collapses ``//`` and ``/./``, drops a trailing ``/`` and
+(docs/protocol.md §4.5). On Linux that collapses ``//`` and ``/./``, drops a trailing ``/`` and
 resolves ``..``; on Windows it produced backslashes, which S3 and MinIO take as different keys
 (the deepracer-windows bug). Keys here are joined with ``posixpath`` whatever the host OS, so
 they match what the image computes on Linux, byte for byte.
@@ -17,7 +17,7 @@ from markov.errors import ConfigError
 
 S3_SCHEME = "s3://"
 
-# Postfixes under <prefix>/ (PROTOCOL.md §4.1).
+# Postfixes under <prefix>/ (docs/protocol.md §4.1).
 MODEL_DIR = "model"
 IP_DIR = "ip"
 MODEL_METADATA = "model/model_metadata.json"
@@ -102,7 +102,7 @@ def s3_uri(bucket: str, key: str) -> str:
 
 @dataclass(frozen=True)
 class ModelKeys:
-    """The keys of one model under ``<prefix>/`` (PROTOCOL.md §4.1).
+    """The keys of one model under ``<prefix>/`` (docs/protocol.md §4.1).
 
     The prefix is kept as given (it is also the Redis channel base, §5.2, and must stay the same
     string on both sides); only the keys are normalised.

@@ -1,6 +1,6 @@
 """Start-up and shut-down objects of a training run: what the rollout workers wait for.
 
-Trainer order (PROTOCOL.md §4.2): model metadata, (preset), hyperparameters, ``ip/ip.json`` then
+Trainer order (docs/protocol.md §4.2): model metadata, (preset), hyperparameters, ``ip/ip.json`` then
 ``ip/done``; after the initial checkpoint, ``.ready``; at exit ``.finished``. The rollout side
 polls ``ip/done``, then ``.coach_checkpoint``, then ``.ready``; the waits are here too because our
 own rollout worker and the end-to-end tests play that side.

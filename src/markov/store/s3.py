@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 ENDPOINT_ENV = "S3_ENDPOINT_URL"
 KMS_ENV = "S3_KMS_CMK_ARN_ENV"
-# Every upload carries this ACL, as the image's do (PROTOCOL.md §4.1), so that objects written
+# Every upload carries this ACL, as the image's do (docs/protocol.md §4.1), so that objects written
 # into another account's bucket stay readable by the bucket owner.
 UPLOAD_ACL = "bucket-owner-full-control"
 

@@ -1,4 +1,4 @@
-"""Coach's screen lines in the format the simulation image prints and tools parse (PROTOCOL.md §8).
+"""Coach's screen lines in the format the simulation image prints and tools parse (docs/protocol.md §8).
 
 Coach 1.0.1 colours its lines, or without colours puts a timestamp first and an
 ``Exploration=`` field in ``Training>`` lines. Log parsers split these lines on ``,`` and read

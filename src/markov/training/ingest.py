@@ -18,7 +18,7 @@ def ingest_transitions(graph_manager, transitions: Iterable[Transition]) -> int:
     """Hand every transition to the agent; returns how many were ingested.
 
     Each one adds 1 to the TRAIN environment-step counter, which names checkpoints
-    (``<n>_Step-<steps>.ckpt``, PROTOCOL.md §4.1). The episode's total reward is accumulated for
+    (``<n>_Step-<steps>.ckpt``, docs/protocol.md §4.1). The episode's total reward is accumulated for
     the ``Training>`` line (the community patch of §7.1; Coach 1.0.1 only adds it when it steps an
     environment itself).
     """

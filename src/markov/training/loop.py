@@ -1,6 +1,6 @@
 """The training worker, top to bottom: what ``python -m training_worker`` does.
 
-Start-up publishes, in the order the simulation workers wait for them (PROTOCOL.md §4.2):
+Start-up publishes, in the order the simulation workers wait for them (docs/protocol.md §4.2):
 model metadata, hyperparameters, ``ip/ip.json`` then ``ip/done``, the initial checkpoint, and
 ``.ready`` once subscribed to Redis. Then each iteration fetches N episodes, trains, checks
 the loss for NaN and publishes a checkpoint with its frozen graph. ``.finished`` is written at
@@ -39,7 +39,7 @@ def open_store(config: TrainerConfig, bucket: str | None = None) -> ObjectStore:
 
 
 def episodes_per_iteration(metadata: ModelMetadata, hyperparameters: HyperParameters) -> int:
-    """N: what the rollout side plays per iteration (PROTOCOL.md §5.4).
+    """N: what the rollout side plays per iteration (docs/protocol.md §5.4).
 
     SAC rollouts of today's image play 1 episode per iteration whatever the hyperparameters say;
     asking for more would stall after the first iteration, so a SAC trainer asks for 1.

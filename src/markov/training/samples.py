@@ -2,7 +2,7 @@
 
 With ``max_sample_count`` > 0 in the hyperparameters, every ``sampling_frequency``-th transition
 the trainer fetches is pickled as ``{agent_name: Transition}`` (protocol 2) to
-``<prefix>/samples/sample_<k>.pkl``, k = 0, 1, ... up to ``max_sample_count`` files (PROTOCOL.md
+``<prefix>/samples/sample_<k>.pkl``, k = 0, 1, ... up to ``max_sample_count`` files (docs/protocol.md
 §4.3, §9: the same per-step dict the model-validation worker loads). Samples are optional: a
 failed upload is logged and ends sampling, never training.
 """

@@ -3,7 +3,7 @@
 The first signal asks the loop to stop. While the loop only *waits* (for episodes, for S3) there
 is nothing to finish, so the wait is interrupted at once with :class:`StopRequested`; during a
 training step or a publish the flag is checked when the step ends, so no checkpoint is torn.
-A second signal exits at once (PROTOCOL.md §7.3 describes the image's DoorMan, which only sets a
+A second signal exits at once (docs/protocol.md §7.3 describes the image's DoorMan, which only sets a
 flag and so cannot stop a trainer blocked in a fetch).
 """
 from __future__ import annotations

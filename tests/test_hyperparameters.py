@@ -1,9 +1,9 @@
 """Hyperparameter names, defaults, validation and the echo file (docs/protocol.md §1.4)."""
 import json
-from pathlib import Path
 
 import pytest
 
+from fixture_files import GRAPHS as GOLDEN
 from markov.errors import ConfigError
 from markov.hyperparameters import (
     HyperParameters,
@@ -11,8 +11,6 @@ from markov.hyperparameters import (
     load_hyperparameters_file,
     parse_hyperparameters,
 )
-
-GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "graphs"
 
 
 @pytest.mark.parametrize("golden, algorithm", [("cam_shallow_ppo.json", "clipped_ppo"), ("cam_shallow_sac.json", "sac")])

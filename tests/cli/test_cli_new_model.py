@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
+from fixture_files import GRAPHS
 from markov.cli.main import main
 from markov.graph.checkpoint import read_checkpoint_variables
 
-GOLDEN = Path("/work/shared/fixtures/graphs/cam_shallow_ppo.json")
-if not GOLDEN.exists():
-    GOLDEN = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "graphs" / "cam_shallow_ppo.json"
+GOLDEN = GRAPHS / "cam_shallow_ppo.json"
 
 
 @pytest.fixture(scope="module")

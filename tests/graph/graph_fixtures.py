@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-GOLDEN_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "graphs"
-if not GOLDEN_DIR.is_dir():  # the shared checkout sits next to the repository (/work/shared)
-    GOLDEN_DIR = Path("/work/shared/fixtures/graphs")
+from fixture_files import GRAPHS as GOLDEN_DIR
+
 GOLDEN_FILES = sorted(GOLDEN_DIR.glob("*.json"))
 
 

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 
 import pytest
 
+from fixture_files import EPISODES
 from markov.errors import ConfigError, ProtocolError
 from markov.memory import channels as wire
 from redis_episodes import make_episode
-
-EPISODES = Path("/work/shared/fixtures/episodes")
 
 
 def test_current_channels_carry_the_agent_suffix_and_the_raw_prefix():

@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fixture_files import EPISODES
 from markov.memory.safe_pickle import LazyStack, UnsafePayloadError, safe_loads
-
-EPISODES = Path("/work/shared/fixtures/episodes")
 
 
 class Reduces:

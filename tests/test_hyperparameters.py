@@ -84,3 +84,16 @@ def test_sm_training_env_malformed_file_names_it(tmp_path):
         hyperparameters_from_sm_training_env(str(path))
     with pytest.raises(ConfigError, match=r"SM_TRAINING_ENV names .*missing.json, which does not exist"):
         hyperparameters_from_sm_training_env(str(tmp_path / "missing.json"))
+
+
+def test_every_field_is_documented():
+    """Each hyperparameter has an entry in the class docstring's Attributes section."""
+    import dataclasses
+    import inspect
+
+    doc = inspect.getdoc(HyperParameters)
+    attributes = doc.split("Attributes:", 1)[1]
+    documented = {line.split(":", 1)[0].strip() for line in attributes.splitlines()
+                  if line.startswith("    ") and not line.startswith("        ") and ":" in line}
+    assert documented == {field.name for field in dataclasses.fields(HyperParameters)}
+    assert "training iterations" in attributes.split("term_cond_max_episodes:", 1)[1][:120]

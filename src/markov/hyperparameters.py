@@ -32,7 +32,38 @@ ALGORITHM_ECHO_KEYS = {"clipped_ppo": ("beta_entropy", "num_epochs"), "sac": ("s
 
 @dataclass(frozen=True)
 class HyperParameters:
-    """Training hyperparameters with the simulation image's defaults."""
+    """Training hyperparameters with the simulation image's defaults (docs/protocol.md §1.4).
+
+    The names are the image's, including the misleading ones: they are the keys users already
+    have in their hyperparameters.json files and the keys the rollout workers read back.
+
+    Attributes:
+        batch_size: transitions per gradient step. An iteration that brings fewer transitions
+            trains with the largest power of two that fits (§7.1).
+        num_epochs: PPO only: passes over one iteration's transitions.
+        stack_size: observations stacked per network input. Parsed and echoed; today's image
+            (and so this trainer) always stacks 1, the 2020 image stacked ``stack_size``.
+        lr: the Adam learning rate of every network.
+        exploration_type: ``categorical`` (sample an action from the policy) or ``e-greedy``
+            (discrete action spaces). It matters on the rollout side, which reads the echo.
+        e_greedy_value: the final epsilon of ``e-greedy``.
+        epsilon_steps: steps over which epsilon falls from 1 to ``e_greedy_value``.
+        beta_entropy: PPO only: weight of the entropy bonus in the loss.
+        discount_factor: gamma, the discount of future rewards (DRfC's default file uses 0.99).
+        loss_type: the value loss: ``mean squared error`` or ``huber``.
+        num_episodes_between_training: episodes all rollout workers together play per training
+            iteration (PPO; a SAC iteration is one episode, §5.4).
+        term_cond_max_episodes: despite its name, the number of *training iterations* after
+            which the trainer stops (each iteration is ``num_episodes_between_training``
+            episodes), not a number of episodes. ``local --iterations K`` sets it to K.
+        term_cond_avg_score: parsed and echoed as the image does; neither the image nor this
+            trainer stops on it.
+        sac_alpha: SAC only: the entropy temperature.
+        max_sample_count: how many sampled transitions to upload under ``<prefix>/samples/``
+            (0, the default, uploads none; §4.3). Not echoed.
+        sampling_frequency: upload every n-th transition while ``max_sample_count`` lasts.
+            Not echoed.
+    """
 
     batch_size: int = 64
     num_epochs: int = 10
@@ -45,7 +76,7 @@ class HyperParameters:
     discount_factor: float = 0.999
     loss_type: str = "mean squared error"
     num_episodes_between_training: int = 20
-    term_cond_max_episodes: int = 100000
+    term_cond_max_episodes: int = 100000  # training iterations, not episodes (see above)
     term_cond_avg_score: float = 100000.0
     sac_alpha: float = 0.2
     max_sample_count: int = 0

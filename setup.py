@@ -30,6 +30,8 @@ setup(
         "matplotlib>=3.6",
         "pyyaml>=6.0",
         "psutil>=5.9",
+        # TensorBoard scalars (markov.training.summaries); TensorFlow >= 2.20 no longer pulls it in.
+        "tensorboard>=2.16",
     ],
     extras_require={
         # TensorFlow's own CUDA extra (Linux and WSL2 only: TF >= 2.11 has no native-Windows GPU build).

@@ -94,6 +94,8 @@ class TrainerConfig:
     pid_file: Path | None = None
     job_name: str | None = None
     ignored_args: tuple[str, ...] = field(default_factory=tuple)
+    seed: int | None = None              # --seed: initial weights and Coach's shuffles repeat
+    tensorboard_dir: Path | None = None  # --tensorboard_dir: per-iteration TensorBoard scalars
 
     @property
     def use_pretrained(self) -> bool:
@@ -145,6 +147,10 @@ def build_arg_parser(environ: Mapping[str, str] | None = None) -> argparse.Argum
     add("--wait_timeout", default="600", help="seconds of waiting (Redis, episodes, S3) before saying what is likely wrong")
     add("--connect_timeout", default="60", help="seconds to retry an unreachable Redis or S3 endpoint before giving up")
     add("--debug", action="store_true", help="debug logs and full tracebacks")
+    add("--seed", type=int, default=None,
+        help="seed of the initial weights and of Coach's shuffling, so that a seeded run repeats (default: none)")
+    add("--tensorboard_dir", "--tensorboard-dir", dest="tensorboard_dir", default=None,
+        help="write TensorBoard scalars of every iteration to this folder (default: none)")
     return parser
 
 
@@ -202,6 +208,8 @@ def parse_trainer_config(argv: Sequence[str] | None = None, environ: Mapping[str
         wait_timeout=_float(args.wait_timeout, "--wait_timeout", 1.0),
         connect_timeout=_float(args.connect_timeout, "--connect_timeout", 0.0),
         debug=args.debug,
+        seed=args.seed,
+        tensorboard_dir=Path(args.tensorboard_dir).expanduser() if args.tensorboard_dir else None,
         pid_file=Path("/opt/ml/training_worker.pid") if env.get("DEEPRACER_JOB_TYPE_ENV") == "SAGEONLY" else None,
         job_name=env.get("TRAINING_JOB_NAME"),
         ignored_args=tuple(_unknown_flag_names(unknown)),

@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from graph_fixtures import GOLDEN_DIR, build_graph
-from markov.graph.ppo_agent import DeepRacerClippedPPOAgent, PREDICTION_CHUNK, predict_in_chunks
+from markov.graph.ppo_agent import DeepRacerClippedPPOAgent, PREDICTION_CHUNK, explained_variance, predict_in_chunks
 
 
 def test_slices_join_like_one_call():
@@ -41,3 +42,41 @@ def test_coach_network_values_equal_in_slices(tmp_path):
     for full, part in zip(whole, sliced):
         np.testing.assert_allclose(part, full, rtol=1e-5, atol=1e-6)
     assert len(whole[0]) == rows
+
+
+def test_explained_variance_formula():
+    targets = np.array([1.0, 2.0, 3.0, 4.0])
+    assert explained_variance(targets, targets) == 1.0
+    assert explained_variance(np.full(4, targets.mean()), targets) == 0.0
+    assert explained_variance(-targets, targets) < 0
+    assert explained_variance(targets, np.ones(4)) is None  # constant returns: undefined
+
+
+def test_diagnostics_explained_variance_and_clip_fraction(tmp_path):
+    from rl_coach.core_types import Batch, Transition
+
+    rng = np.random.default_rng(3)
+    metadata = {"sensor": ["FRONT_FACING_CAMERA"], "version": "5",
+                "action_space": [{"steering_angle": a, "speed": 1.0} for a in (-30, 0, 30)]}
+    manager, _ = build_graph(metadata, {"batch_size": 8, "lr": 0.05}, experiment_path=tmp_path)
+    try:
+        agent = manager.get_agent()
+        states = [{"FRONT_FACING_CAMERA": rng.integers(0, 256, (120, 160, 1), dtype=np.uint8)} for _ in range(33)]
+        transitions = [Transition(state=states[i], action=int(rng.integers(0, 3)), reward=float(rng.normal()),
+                                  next_state=states[i + 1], game_over=i in (15, 31)) for i in range(32)]
+        for transition in transitions:
+            transition.n_step_discounted_rewards = transition.reward
+        batch = Batch(transitions)
+        predicted = agent.networks["main"].online_network.predict(batch.states(["FRONT_FACING_CAMERA"]))[0].reshape(-1)
+        agent.fill_advantages(batch)
+        expected = explained_variance(predicted, batch.info("gae_based_value_target"))
+        assert agent.explained_variance.get_mean() == pytest.approx(expected, rel=1e-5)
+        assert expected < 1.0
+
+        agent.train_network(batch, 3)
+        fraction = agent.clip_fraction.get_mean()
+        ratios = np.concatenate(agent.likelihood_ratio.values)
+        assert fraction == pytest.approx(np.mean(np.abs(ratios - 1.0) > 0.2 + 1e-7), abs=1e-6)
+        assert 0.0 < fraction < 1.0  # lr 0.05 moves the policy past the 0.2 clip within 3 epochs
+    finally:
+        manager.sess.close()

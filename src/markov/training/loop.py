@@ -146,6 +146,11 @@ def _training_loop(graph_manager, backend, publisher, metadata: ModelMetadata, h
     agent = graph_manager.get_agent()
     samples = SampleCollector(publisher.store, publisher.keys, hyperparameters.max_sample_count,
                               hyperparameters.sampling_frequency)
+    summaries = None
+    if config.tensorboard_dir is not None:
+        from markov.training.summaries import IterationSummaries
+
+        summaries = IterationSummaries(config.tensorboard_dir)
     is_sac = metadata.training_algorithm == SAC
     for iteration in range(1, hyperparameters.term_cond_max_episodes + 1):
         began = time.monotonic()
@@ -180,9 +185,13 @@ def _training_loop(graph_manager, backend, publisher, metadata: ModelMetadata, h
             episode_rewards=list(stats.episode_rewards), episode_progress=list(stats.episode_progress),
             policy_loss=_signal_mean(agent, "policy_loss"), value_loss=_signal_mean(agent, "value_loss"),
             entropy=_signal_mean(agent, "entropy"), kl=_signal_mean(agent, "kl_divergence"), checkpoint=name,
+            explained_variance=_signal_mean(agent, "explained_variance"),
+            clip_fraction=_signal_mean(agent, "clip_fraction"),
             fetch_s=fetched - began, train_s=trained - fetched, upload_s=published - trained,
         )
         progress_log.info(report.as_json() if config.log_format == "json" else report.as_text())
+        if summaries is not None:
+            summaries.write(report)  # flushed at once: nothing to close on any way out
         if stop.requested:
             log.info("Stopping after iteration %d as requested (%s)", iteration, stop.signal_name)
             return
@@ -213,8 +222,15 @@ def _build_graph(metadata: ModelMetadata, hyperparameters: HyperParameters, conf
     from markov.graph.manager import build_graph_manager, create_graph
 
     graph_manager = build_graph_manager(metadata, hyperparameters)
+    if config.seed is not None:
+        import random
+
+        import numpy as np
+
+        random.seed(config.seed)     # Coach's Clipped PPO shuffles the dataset with random,
+        np.random.seed(config.seed)  # and its batches (and SAC's samples) with numpy's global generator
     create_graph(graph_manager, experiment_path=config.model_dir, checkpoint_save_dir=config.checkpoint_dir / "agent",
-                 checkpoint_restore_path=restore_dir)
+                 checkpoint_restore_path=restore_dir, seed=config.seed)
 
     def freeze(checkpoint_name: str) -> bytes:
         return freeze_session(graph_manager.sess, metadata, graph_manager.graph)

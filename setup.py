@@ -32,6 +32,8 @@ setup(
         "psutil>=5.9",
         # TensorBoard scalars (markov.training.summaries); TensorFlow >= 2.20 no longer pulls it in.
         "tensorboard>=2.16",
+        # markov.sim registers DeepRacer-v0 with Gymnasium, for SB3 / CleanRL users (markov.sim.gym_env).
+        "gymnasium>=1.0",
     ],
     extras_require={
         # TensorFlow's own CUDA extra (Linux and WSL2 only: TF >= 2.11 has no native-Windows GPU build).

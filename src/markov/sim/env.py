@@ -27,12 +27,13 @@ import numpy as np
 
 from markov.errors import ConfigError
 from markov.model_metadata import (
-    DISCRETIZED_SECTOR_LIDAR, FRONT_FACING_CAMERA, LEFT_CAMERA, LIDAR, LIDAR_SAMPLES, OBSERVATION,
+    CAMERA_SENSORS, DISCRETIZED_SECTOR_LIDAR, FRONT_FACING_CAMERA, LEFT_CAMERA, LIDAR, LIDAR_SAMPLES, OBSERVATION,
     SECTOR_LIDAR, STEREO_CAMERAS, ModelMetadata, load_model_metadata,
 )
 from markov.sim.camera import IMAGE_HEIGHT, IMAGE_WIDTH, Camera, CameraSpec, stereo_pair
 from markov.sim.car import STEPS_PER_SECOND, ActionDecoder, CarSpec, CarState, advance, clip_command
 from markov.sim.lidar import LIDAR_CLIP, SECTOR_LIDAR_CONFIG, Lidar, clip_lidar, discretize_sectors
+from markov.sim.randomization import IDENTITY, OFF, DomainRandomizer, Randomization
 from markov.sim.reward_function import RewardFunction, load_reward_function
 from markov.sim.reward_params import make_reward_params
 from markov.sim.simtrace import SimtraceWriter
@@ -77,6 +78,8 @@ class DeepRacerEnv:
         car, camera: physical specs; ``map_resolution`` is the raster cell size in metres.
         prepare_step: keep the image's motionless, zero-reward first step.
         seed: seeds the random start positions.
+        randomization: per-episode domain randomisation of the camera frames and lights
+            (markov.sim.randomization); off by default.
     """
 
     dt = 1.0 / STEPS_PER_SECOND
@@ -87,7 +90,8 @@ class DeepRacerEnv:
                  max_steps: int = DEFAULT_MAX_STEPS, direction: str = "forward",
                  start_position: str | float = "round_robin", simtrace: str | Path | None = None,
                  car: CarSpec = CarSpec(), camera: CameraSpec = CameraSpec(),
-                 map_resolution: float = 0.01, prepare_step: bool = True, seed: int | None = None) -> None:
+                 map_resolution: float = 0.01, prepare_step: bool = True, seed: int | None = None,
+                 randomization: Randomization = OFF) -> None:
         if metadata is None:
             from markov.defaults import MODEL_METADATA
             metadata = MODEL_METADATA
@@ -122,12 +126,16 @@ class DeepRacerEnv:
             self._maps[True] = self._maps[False]
         self._reversed = direction == "reverse"
         self._sensors = self._build_sensors(self._maps[False])
+        self.randomizer = DomainRandomizer(randomization)
+        self.conditions = IDENTITY  # this episode's draw
+        self._cameras = [name for name in self._sensors if name in CAMERA_SENSORS]
 
         self._simtrace = SimtraceWriter(simtrace) if simtrace is not None else None
         self.episode = -1
         self.sim_time = 0.0
         self._start_ndist = 0.0
         self._next_start = 0.0 if isinstance(start_position, str) else float(start_position)
+        self._sequence_start = 0  # episode number that a seed last started the sequence at
         self._done = True
         self.state = CarState(0.0, 0.0, 0.0)
         self.steps = 0
@@ -166,10 +174,18 @@ class DeepRacerEnv:
         ``reversed`` (bool), or ``pose`` ((x, y, yaw) of the car's origin, metres and radians;
         progress still counts from the start line).
 
+        A ``seed`` starts the episode sequence over, as Gymnasium's ``reset(seed=...)`` means:
+        the random starts and the randomisation draws are reseeded, and the round-robin start
+        and the alternating direction return to their first episode's.
+
         Returns (observation, info).
         """
         if seed is not None:
             self.rng = np.random.default_rng(seed)
+            self.randomizer.seed(seed)
+            self._sequence_start = self.episode + 1
+            self._next_start = 0.0 if isinstance(self.start_position, str) else float(self.start_position)
+            self._reversed = self.direction == "reverse"
         options = options or {}
         if "reversed" in options:
             self._reversed = bool(options["reversed"])
@@ -183,6 +199,7 @@ class DeepRacerEnv:
         else:
             start = self._next_start
         self.episode += 1
+        self.conditions = self.randomizer.episode(self.episode - self._sequence_start)
         self._start_ndist = start
         x, y, yaw = options.get("pose") or self.track.pose_at(start * self.track.length)
         self.state = CarState(x, y, yaw)
@@ -334,7 +351,11 @@ class DeepRacerEnv:
         return sensors
 
     def _observe(self) -> dict[str, np.ndarray]:
-        return {name: sense(self.state) for name, sense in self._sensors.items()}
+        observation = {name: sense(self.state) for name, sense in self._sensors.items()}
+        if not self.conditions.is_identity:
+            for name in self._cameras:
+                observation[name] = self.conditions.apply(observation[name])
+        return observation
 
 
 def make_env(metadata: ModelMetadata | str | Path | None = None, track: str | Path | Track = DEFAULT_TRACK,

@@ -75,6 +75,14 @@ def test_car_archive_holds_agent_model_pb_and_metadata_of_the_best_checkpoint(ru
     assert_same_policy(pb, policies[2])
     car = archives.read_car_model(tmp_path / "car.tar.gz")
     assert car.metadata.sensors == ("FRONT_FACING_CAMERA", "LIDAR") and car.frozen_model == pb
+    assert gzip_header_name(tmp_path / "car.tar.gz") == b"car.tar"  # not the temporary car.tar.gz.partial
+
+
+def gzip_header_name(path) -> bytes:
+    """The FNAME field of a gzip member header (RFC 1952 §2.3.1), as `gzip -l -N` shows it."""
+    data = path.read_bytes()
+    assert data[:3] == b"\x1f\x8b\x08" and data[3] & 0x08, "gzip header without a file name"
+    return data[10:data.index(b"\x00", 10)]
 
 
 @pytest.mark.parametrize("out_name", ["virtual.zip", "virtual.tar.gz"])
@@ -88,6 +96,7 @@ def test_droa_archive_has_the_import_layout(run, tmp_path, out_name):
         assert zipfile.is_zipfile(out)
     else:
         assert tarfile.is_tarfile(out) and not zipfile.is_zipfile(out)
+        assert gzip_header_name(out) == b"virtual.tar"
     name = "3_Step-150.ckpt"
     assert files["model/.coach_checkpoint"] == name.encode()
     for required in ("model_metadata.json", "reward_function.py", "training_params.yaml", "hyperparameters.json",
@@ -110,10 +119,9 @@ def test_droa_for_sac_sets_one_episode_per_iteration(tmp_path):
     files = archives.check_droa_archive(tmp_path / "sac.zip")
     assert json.loads(files["hyperparameters.json"])["num_episodes_between_training"] == 1
     with load_frozen_graph(files["model/model_0.pb"]) as model:
-        assert model.outputs[0].endswith("sac_policy_head_0/policy")
+        assert model.outputs == ["main_level/agent/policy/online/network_0/sac_policy_head_0/policy"]
         observation = observation_for(policies[0].metadata, seed=2)
-        for got, want in zip(model.predict_all(observation), policies[0].run(observation)):
-            assert np.max(np.abs(got - want)) <= 1e-5
+        assert np.max(np.abs(model.predict(observation) - policies[0].run(observation)[0])) <= 1e-5
 
 
 def test_droa_without_reward_function_says_which_flag_to_pass(run, tmp_path):

@@ -64,9 +64,12 @@ def test_outputs_are_the_policy_head_nodes(frozen):
     name, policy, _, model = frozen
     nodes = {n.name: n for n in model.graph_def.node}
     if policy.metadata.training_algorithm == "sac":
+        # Exactly the image's one SAC output: a second one (policy_log_std) sorts first after
+        # OpenVINO conversion, and the car would read it.
         head = "main_level/agent/policy/online/network_0/sac_policy_head_0"
-        assert model.outputs == [f"{head}/policy", f"{head}/policy_log_std"]
+        assert model.outputs == [f"{head}/policy"]
         assert nodes[f"{head}/policy"].op == "Identity"
+        assert f"{head}/policy_log_std" not in nodes
     else:
         out = "main_level/agent/main/online/network_1/ppo_head_0/policy"
         assert model.outputs == [out]
@@ -87,13 +90,31 @@ def test_only_the_policy_branch_remains_with_no_variables_or_training_ops(frozen
 def test_frozen_output_equals_live_policy(frozen):
     _, policy, _, model = frozen
     observation = observation_for(policy.metadata, seed=3)
-    expected = policy.run(observation)
+    expected = policy.run(observation)[0]
     got = model.predict_all(observation)
-    assert len(got) == len(expected)
-    for a, b in zip(got, expected):
-        assert np.max(np.abs(a - b)) <= 1e-5
+    assert len(got) == 1
+    assert np.max(np.abs(got[0] - expected)) <= 1e-5
     batch = {k: np.stack([v, v]) for k, v in observation.items()}
     assert model.predict(batch).shape == (2, policy.metadata.num_actions)
+
+
+def test_graph_is_portable_no_default_valued_attributes_and_a_real_producer(frozen):
+    """TF 1.x-era loaders refuse attributes they do not know (MatMul grad_a/grad_b, added in TF 2)."""
+    import tensorflow as tf
+    from tensorflow.python.framework import op_def_registry
+
+    _, _, data, _ = frozen
+    graph_def = tf.compat.v1.GraphDef.FromString(data)  # the file's bytes: importing a graph fills defaults in
+    assert graph_def.versions.producer == tf.version.GRAPH_DEF_VERSION > 0
+    defaulted = []
+    for node in graph_def.node:
+        op_def = op_def_registry.get(node.op)
+        for attr in op_def.attr:
+            if attr.HasField("default_value") and attr.name in node.attr and node.attr[attr.name] == attr.default_value:
+                defaulted.append(f"{node.name}:{attr.name}")
+    assert defaulted == []
+    matmuls = [n for n in graph_def.node if n.op == "MatMul"]
+    assert matmuls and not [n.name for n in matmuls if "grad_a" in n.attr or "grad_b" in n.attr]
 
 
 def test_freeze_checkpoint_matches_freeze_session(tmp_path):

@@ -23,6 +23,7 @@ model_metadata.json, each give one line naming the archive and the part.
 """
 from __future__ import annotations
 
+import gzip
 import io
 import logging
 import tarfile
@@ -85,8 +86,11 @@ def write_archive(path: str | Path, files: Mapping[str, Content], container: str
                     else:
                         archive.writestr(name, content)
         else:
-            with tarfile.open(partial, "w:gz") as archive:
-                now = time.time()
+            now = time.time()
+            # The gzip header records a file name (gzip drops a ".gz"): name the final archive, not
+            # the temporary file (``tarfile.open(partial, "w:gz")`` would store ``*.tar.gz.partial``).
+            with partial.open("wb") as raw, gzip.GzipFile(filename=path.name, mode="wb", fileobj=raw, mtime=int(now)) as gz, \
+                    tarfile.open(fileobj=gz, mode="w") as archive:
                 for name, content in files.items():
                     data = content.read_bytes() if isinstance(content, Path) else content
                     info = tarfile.TarInfo(name)

@@ -31,23 +31,19 @@ from markov.model_metadata import CLIPPED_PPO, SAC, ModelMetadata
 
 log = logging.getLogger(__name__)
 
-# The image's SAC output is the raw pre-tanh mean (§6.2). The issue also asks for the policy's
-# spread; Coach-style SAC heads expose it under one of these op names (first match wins), and it
-# becomes a second output when the graph has it.
-SAC_SPREAD_OPS = ("policy_log_std", "policy_std")
-
 # Placeholders the car feeds: ``main_level/agent/<main|policy>/online/network_0/<KEY>/<KEY>`` (§3.3).
 _PLACEHOLDER_NAME = re.compile(r"^main_level/agent/(?:main|policy)/online/network_0/(?P<key>[^/]+)/(?P=key)$")
 
 
 def output_node_names(training_algorithm: str, graph_def: Any | None = None) -> list[str]:
-    """Outputs a frozen graph keeps: the policy op, plus the SAC spread op when ``graph_def`` has one."""
-    outputs = [contract.policy_output_name(training_algorithm)]
-    if training_algorithm == SAC and graph_def is not None:
-        head = outputs[0].rsplit("/", 1)[0]
-        present = {node.name for node in graph_def.node}
-        outputs += [f"{head}/{op}" for op in SAC_SPREAD_OPS if f"{head}/{op}" in present][:1]
-    return outputs
+    """Outputs a frozen graph keeps: the policy op only, as the image freezes it (docs/protocol.md §6.2).
+
+    One output for SAC too. OpenVINO's converters order the outputs of a graph by name, and the
+    car then reads the one that sorts first; a second SAC output (``policy_log_std``) sorts
+    before ``policy`` and the car would steer by the log-std. ``graph_def`` is accepted for
+    callers that pass it and is not needed.
+    """
+    return [contract.policy_output_name(training_algorithm)]
 
 
 def input_node_names(metadata: ModelMetadata) -> list[str]:
@@ -150,7 +146,7 @@ def _check_nodes(graph_def, names: Sequence[str], source: str) -> None:
 
 
 def _finish(graph_def, inputs: Sequence[str], outputs: Sequence[str], source: str):
-    """Keep the policy branch only, drop training nodes and fold constants."""
+    """Keep the policy branch only, drop training nodes, fold constants, and make it portable."""
     import tensorflow as tf
 
     keep = list(inputs) + list(outputs)
@@ -163,6 +159,28 @@ def _finish(graph_def, inputs: Sequence[str], outputs: Sequence[str], source: st
             # A sensor the policy never reads (cannot happen for Coach graphs, which embed every
             # input); the car still feeds it, so keep its placeholder.
             raise ConfigError(f"{source}: the policy output does not depend on input {name!r}")
+    return _portable(graph_def)
+
+
+def _portable(graph_def):
+    """Strip attributes that hold their op's default value and stamp a real producer version.
+
+    Older loaders (TF 1.x-era converters, the car's Model Optimizer) refuse or warn about
+    attributes their op registry does not know, such as MatMul's ``grad_a``/``grad_b`` added
+    in TF 2.x; both are default-valued, so dropping defaults leaves a graph any TF reads the
+    same way. Grappler's output carries ``versions.producer = 0``, which says "unknown
+    producer"; a portable export records the TF that wrote it (as ``tf.io.write_graph`` does).
+    """
+    import tensorflow as tf
+    from tensorflow.core.protobuf import meta_graph_pb2
+    from tensorflow.python.framework import meta_graph
+
+    wrapper = meta_graph_pb2.MetaGraphDef()
+    wrapper.graph_def.CopyFrom(graph_def)
+    meta_graph.strip_graph_default_valued_attrs(wrapper)
+    graph_def = wrapper.graph_def
+    graph_def.versions.producer = tf.version.GRAPH_DEF_VERSION
+    graph_def.versions.min_consumer = tf.version.GRAPH_DEF_VERSION_MIN_CONSUMER
     return graph_def
 
 
@@ -214,7 +232,7 @@ class FrozenModel:
     Attributes:
         inputs: sensor key -> placeholder op name, in graph order.
         input_shapes: sensor key -> shape without the batch axis (from the placeholder).
-        outputs: output op names; ``outputs[0]`` is the policy (§6.2).
+        outputs: output op names; ``outputs[0]`` is the policy (§6.2) and ours have no other.
         algorithm: ``clipped_ppo`` or ``sac``, read from the output node's scope.
     """
 
@@ -245,7 +263,7 @@ class FrozenModel:
         return self.predict_all(observations)[0]
 
     def predict_all(self, observations: Mapping[str, Any]) -> list[np.ndarray]:
-        """Every output (the policy first; for SAC also its spread when present)."""
+        """Every output of the graph, in ``outputs`` order (ours have one: the policy)."""
         self._ensure_session()
         feed = {}
         single = False

@@ -190,3 +190,38 @@ def test_cli_export_writes_the_archive_and_reports_bad_input(run, tmp_path, caps
     assert capsys.readouterr().err.strip().endswith("no checkpoint 9; available: 2, 3")
     assert main(["export", "--checkpoint", str(root), "--out", str(tmp_path / "car.zip")]) == 2
     assert "the car loads a .tar.gz" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("metadata", [METADATA, SAC_METADATA], ids=["ppo", "sac"])
+def test_droa_archive_passes_the_rules_of_droas_import_and_clone_validators(tmp_path, metadata):
+    """Against DRoA's own rules (droa_import_rules.py, restated from its import code and schema)."""
+    from droa_import_rules import droa_import_errors
+    from markov.hyperparameters import HyperParameters
+
+    root = tmp_path / "run"
+    make_run(root, metadata, numbers=(0,), best=0, last=0)
+    algorithm = metadata["training_algorithm"]
+    # What the trainer publishes: the image's echo, loss_type "mean squared error" (docs/protocol.md §1.4).
+    echo = HyperParameters().echo_dict(algorithm)
+    assert echo["loss_type"] == "mean squared error"
+    (root / "ip" / "hyperparameters.json").write_text(json.dumps(echo))
+    export_droa(open_model_folder(str(root)), tmp_path / "m.zip", "last")
+    files = archives.check_droa_archive(tmp_path / "m.zip")
+    assert droa_import_errors(files) == []
+    hyper = json.loads(files["ip/hyperparameters.json"])
+    assert hyper["loss_type"] == "mean_squared_error" and json.loads(files["hyperparameters.json"]) == hyper
+
+    # The checker is not a rubber stamp: the image's own spelling fails DRoA's LossType enum.
+    broken = dict(files, **{"ip/hyperparameters.json": json.dumps(echo).encode()})
+    assert any("loss_type 'mean squared error'" in e for e in droa_import_errors(broken))
+
+
+def test_droa_export_refuses_hyperparameters_outside_droas_schema(run, tmp_path):
+    root, _ = run
+    bad = tmp_path / "hp.json"
+    bad.write_text(json.dumps({"batch_size": 64, "lr": 0.01, "num_episodes_between_training": 20}))
+    with pytest.raises(ConfigError, match=r"lr 0\.01: DRoA accepts 1e-08\.\.0\.001"):
+        export_droa(open_model_folder(str(root)), tmp_path / "m.zip", "last", hyperparameters=bad)
+    bad.write_text(json.dumps({"loss_type": "l1"}))
+    with pytest.raises(ConfigError, match="loss_type 'l1': DRoA accepts 'mean_squared_error' or 'huber'"):
+        export_droa(open_model_folder(str(root)), tmp_path / "m.zip", "last", hyperparameters=bad)

@@ -18,6 +18,7 @@ import yaml
 
 from markov.errors import ConfigError
 from markov.export import archives
+from markov.export.droa import droa_hyperparameters
 from markov.export.checkpoint_selection import (
     MODEL_METADATA,
     CheckpointName,
@@ -26,7 +27,7 @@ from markov.export.checkpoint_selection import (
     open_local_model_folder,
     select_checkpoint,
 )
-from markov.model_metadata import SAC, ModelMetadata, parse_model_metadata
+from markov.model_metadata import ModelMetadata, parse_model_metadata
 
 log = logging.getLogger(__name__)
 
@@ -156,23 +157,15 @@ def _run_file(folder: ModelFolder, override: str | Path | None, candidates: tupl
     raise ConfigError(f"{folder.location}: no {' or '.join(candidates)} in the run; pass {flag} FILE")
 
 
-def _droa_hyperparameters(data: bytes, metadata: ModelMetadata) -> bytes:
-    """hyperparameters.json as DRoA accepts it.
-
-    DRoA refuses SAC models whose ``num_episodes_between_training`` is not 1 (``importModel.ts``).
-    The SAC rollout plays 1 episode per iteration whatever the file says (docs/protocol.md §5.4), so
-    1 is what the model was trained with.
-    """
+def _droa_hyperparameters(data: bytes, metadata: ModelMetadata, source: str = "hyperparameters.json") -> bytes:
+    """hyperparameters.json as DRoA accepts it (:mod:`markov.export.droa`)."""
     try:
         values = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"hyperparameters.json: invalid JSON ({exc})") from None
+        raise ConfigError(f"{source}: invalid JSON ({exc})") from None
     if not isinstance(values, dict):
-        raise ConfigError("hyperparameters.json: expected a JSON object")
-    if metadata.training_algorithm == SAC and values.get("num_episodes_between_training") not in (1, "1"):
-        log.info("SAC model: writing num_episodes_between_training=1 for DRoA (the SAC rollout plays one episode per iteration)")
-        values["num_episodes_between_training"] = 1
-    return json.dumps(values, indent=2, sort_keys=True).encode()
+        raise ConfigError(f"{source}: expected a JSON object")
+    return json.dumps(droa_hyperparameters(values, metadata, source), indent=2, sort_keys=True).encode()
 
 
 def _training_params(folder: ModelFolder, override: str | Path | None, track: str | None) -> bytes:

@@ -7,10 +7,13 @@ from markov.sim.env import DeepRacerEnv
 from markov.sim.simtrace import SIMTRACE_COLUMNS
 
 HEADER = ("episode,steps,X,Y,yaw,steer,throttle,action,reward,done,all_wheels_on_track,progress,"
-          "closest_waypoint,track_len,tstamp,episode_status,pause_duration")
+          "closest_waypoint,track_len,tstamp,episode_status,pause_duration,obstacle_crash_counter,wall_clock")
 
 
 def test_rows_parse_with_the_expected_columns(tmp_path):
+    import time
+
+    started = time.time()
     path = tmp_path / "0-iteration.csv"
     env = DeepRacerEnv(track="oval", simtrace=path, max_steps=30)
     steps = 0
@@ -36,6 +39,10 @@ def test_rows_parse_with_the_expected_columns(tmp_path):
     assert last["done"].all() and set(last["episode_status"]) <= {"off_track", "reversed", "time_up"}
     assert (df["tstamp"].diff().dropna() > 0).all()
     assert df["action"].tolist()[0] == 0 and df["steer"].iloc[0] == -30.0
+    # The image's two last columns: no obstacles here; the host's Unix time at each step.
+    assert len(df.columns) == 19 and (df["obstacle_crash_counter"] == 0).all()
+    assert started - 1 <= df["wall_clock"].min() and df["wall_clock"].max() <= time.time() + 1
+    assert (df["wall_clock"].diff().dropna() >= 0).all()
 
 
 def test_continuous_actions_are_written_as_the_image_writes_them(tmp_path):

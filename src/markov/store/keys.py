@@ -31,6 +31,12 @@ FINISHED = "model/.finished"
 COACH_CHECKPOINT = "model/.coach_checkpoint"
 DEEPRACER_CHECKPOINTS = "model/deepracer_checkpoints.json"
 TF_CHECKPOINT_STATE = "model/checkpoint"  # the 2020 "version file", read for v<2 pretrained models (§4.4)
+# Written by the rollout side, where DRfC points the image (metrics) or deepracer-utils looks (simtraces).
+TRAINING_METRICS = "metrics/TrainingMetrics{suffix}.json"        # suffix "" for worker 0, "_<i>" for worker i
+EVALUATION_METRICS = "metrics/EvaluationMetrics-{stamp}.json"    # stamp: YYYYmmddHHMMSS
+EVALUATION_SIMTRACE = "evaluation-{stamp}/evaluation-simtrace/0-iteration.csv"
+TRACK_RECORD = "model/training_track.json"  # which track and world the run drove (ours; the image has none)
+ROUTE = "tracks/{name}.npy"                 # a copy of that route, loadable by deepracer-utils' TrackIO
 
 # Bucket-level keys DRfC reads the user's files from (DRfC `DR_LOCAL_S3_CUSTOM_FILES_PREFIX`, §1.1, §1.5).
 CUSTOM_FILES_PREFIX = "custom_files"
@@ -172,6 +178,25 @@ class ModelKeys:
     def frozen_model(self, checkpoint_number: int) -> str:
         """``<prefix>/model/model_<n>.pb``, the frozen graph of checkpoint ``n`` (§6.2)."""
         return self.model_file(frozen_model_filename(checkpoint_number))
+
+    def training_metrics(self, worker_index: int = 0) -> str:
+        """``<prefix>/metrics/TrainingMetrics.json``, ``TrainingMetrics_<i>.json`` for worker i > 0."""
+        return self.key(TRAINING_METRICS.format(suffix=f"_{worker_index}" if worker_index else ""))
+
+    def evaluation_metrics(self, stamp: str) -> str:
+        return self.key(EVALUATION_METRICS.format(stamp=stamp))
+
+    def evaluation_simtrace(self, stamp: str) -> str:
+        return self.key(EVALUATION_SIMTRACE.format(stamp=stamp))
+
+    @property
+    def track_record(self) -> str:
+        return self.key(TRACK_RECORD)
+
+    def route(self, name: str) -> str:
+        if "/" in name or "\\" in name:
+            raise ConfigError(f"track name {name!r} must be a bare name")
+        return self.key(ROUTE.format(name=name))
 
     def sample(self, index: int) -> str:
         """``<prefix>/samples/sample_<k>.pkl`` (sample collector, §4.3)."""

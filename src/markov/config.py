@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from markov.errors import ConfigError
+from markov.graph.precision import AUTO, PRECISION_CHOICES
 from markov.hyperparameters import HYPERPARAMETER_NAMES
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ environment variables:
                            shallow network, 3000 otherwise)
   DEEPRACER_WORK_DIR       default of --work_dir
   DEEPRACER_LOCAL_STORE    default of --local_store
+  DEEPRACER_PRECISION      default of --precision (auto)
   S3_KMS_CMK_ARN_ENV       KMS key for server-side encryption of uploads
   NODE_TYPE, TRAINING_JOB_NAME, SAGEMAKER_TRAINING_MODULE
                            accepted for compatibility with SageMaker launchers (logged only)
@@ -90,6 +92,7 @@ class TrainerConfig:
     log_format: str = "text"
     wait_timeout: float = 600.0
     connect_timeout: float = 60.0
+    precision: str = AUTO  # resolved against the hardware by markov.graph.precision at start-up
     debug: bool = False
     pid_file: Path | None = None
     job_name: str | None = None
@@ -146,6 +149,9 @@ def build_arg_parser(environ: Mapping[str, str] | None = None) -> argparse.Argum
         help="progress lines as text or as JSON lines")
     add("--wait_timeout", default="600", help="seconds of waiting (Redis, episodes, S3) before saying what is likely wrong")
     add("--connect_timeout", default="60", help="seconds to retry an unreachable Redis or S3 endpoint before giving up")
+    add("--precision", choices=PRECISION_CHOICES, default=env.get("DEEPRACER_PRECISION", AUTO).strip().lower() or AUTO,
+        help="training arithmetic: auto (bf16 on CPUs with AMX or AVX-512-BF16, fp16 on GPUs with tensor cores, "
+             "else fp32), fp32, bf16 or fp16; checkpoints are fp32 either way (default %(default)s)")
     add("--debug", action="store_true", help="debug logs and full tracebacks")
     add("--seed", type=int, default=None,
         help="seed of the initial weights and of Coach's shuffling, so that a seeded run repeats (default: none)")
@@ -170,6 +176,8 @@ def parse_trainer_config(argv: Sequence[str] | None = None, environ: Mapping[str
         raise ConfigError("--model_metadata_s3_key is required: pass the S3 key or s3://bucket/key of your model_metadata.json")
     if args.RLCOACH_PRESET and args.RLCOACH_PRESET.lower() != "deepracer":
         raise ConfigError(f"--RLCOACH_PRESET {args.RLCOACH_PRESET!r} is not supported; use 'deepracer'")
+    if args.precision not in PRECISION_CHOICES:  # a DEEPRACER_PRECISION default escapes argparse's choices
+        raise ConfigError(f"DEEPRACER_PRECISION = {args.precision!r} is not a precision; use one of {', '.join(PRECISION_CHOICES)}")
     pretrained_checkpoint = "best" if str(args.pretrained_checkpoint).strip().lower() == "best" else "last"
 
     work_dir = Path(args.work_dir).expanduser()
@@ -207,6 +215,7 @@ def parse_trainer_config(argv: Sequence[str] | None = None, environ: Mapping[str
         log_format=args.log_format,
         wait_timeout=_float(args.wait_timeout, "--wait_timeout", 1.0),
         connect_timeout=_float(args.connect_timeout, "--connect_timeout", 0.0),
+        precision=args.precision,
         debug=args.debug,
         seed=args.seed,
         tensorboard_dir=Path(args.tensorboard_dir).expanduser() if args.tensorboard_dir else None,

@@ -34,6 +34,7 @@ from markov.graph import contract
 from markov.graph.agents import agent_parameters, schedule_parameters
 from markov.checkpoint_names import parse_checkpoint_number
 from markov.graph.checkpoint import CheckpointRef, CheckpointSaver, latest_checkpoint
+from markov.graph.precision import FP32, session_precision_options
 from markov.graph.spaces import spaces_definition
 from markov.hyperparameters import HyperParameters
 from markov.model_metadata import ModelMetadata
@@ -46,8 +47,11 @@ GRAPHDEF_FILE = "graphdef.pb"
 INTER_OP_THREADS = 2
 
 
-def session_config() -> v1.ConfigProto:
+def session_config(precision: str = FP32) -> v1.ConfigProto:
     """The image's session settings (§6.1), but two inter-op threads where the image has one.
+
+    ``precision`` (``fp32``, ``bf16`` or ``fp16``, see :mod:`markov.graph.precision`) adds the
+    matching mixed-precision graph rewrite; fp32 adds nothing.
 
     Coach's Clipped PPO gives each head its own network (§3.3), and SAC has three: independent
     subgraphs that a second inter-op thread runs side by side. On 2 cores that trains a PPO
@@ -59,7 +63,7 @@ def session_config() -> v1.ConfigProto:
     config.gpu_options.allow_growth = True
     config.intra_op_parallelism_threads = 1
     config.inter_op_parallelism_threads = INTER_OP_THREADS
-    return config
+    return session_precision_options(config, precision)
 
 
 class DeepRacerGraphManager(GraphManager):
@@ -68,6 +72,8 @@ class DeepRacerGraphManager(GraphManager):
     Attributes set by :meth:`create_graph`: ``graph`` (its own ``tf.Graph``), ``sess``,
     ``checkpoint_saver`` (a :class:`~markov.graph.checkpoint.CheckpointSaver`) and
     ``restored_checkpoint`` (the :class:`CheckpointRef` restored at creation, or None).
+    ``precision`` is the session's arithmetic (:mod:`markov.graph.precision`); it is set before
+    :meth:`create_graph` and changes how the session runs the graph, never the graph itself.
     """
 
     def __init__(self, agent_params: AgentParameters, spaces: SpacesDefinition, schedule_params: ScheduleParameters,
@@ -86,6 +92,7 @@ class DeepRacerGraphManager(GraphManager):
         self.hyperparameters = hyperparameters
         self.graph: tf.Graph | None = None
         self.restored_checkpoint: CheckpointRef | None = None
+        self.precision = FP32
 
     def create_graph(self, task_parameters: TaskParameters = None) -> "DeepRacerGraphManager":
         """Build networks, session and saver in a fresh ``tf.Graph``; restore if asked to."""
@@ -109,7 +116,7 @@ class DeepRacerGraphManager(GraphManager):
         return [level], []
 
     def create_session(self, task_parameters: TaskParameters) -> None:
-        self.set_session(v1.Session(graph=self.graph, config=session_config()))
+        self.set_session(v1.Session(graph=self.graph, config=session_config(self.precision)))
         if task_parameters.checkpoint_save_dir:
             os.makedirs(task_parameters.checkpoint_save_dir, exist_ok=True)
             self.save_graph()  # graphdef.pb, once (§1.6)
@@ -200,7 +207,14 @@ def task_parameters(experiment_path: str | os.PathLike, checkpoint_save_dir: str
 def create_graph(graph_manager: DeepRacerGraphManager, experiment_path: str | os.PathLike,
                  checkpoint_save_dir: str | os.PathLike | None = None,
                  checkpoint_restore_path: str | os.PathLike | None = None,
-                 use_cpu: bool | None = None, seed: int | None = None) -> DeepRacerGraphManager:
-    """Build the TF graph and session of ``graph_manager`` (restoring if a path is given)."""
+                 use_cpu: bool | None = None, seed: int | None = None,
+                 precision: str = FP32) -> DeepRacerGraphManager:
+    """Build the TF graph and session of ``graph_manager`` (restoring if a path is given).
+
+    ``precision`` is a resolved choice (``fp32``, ``bf16``, ``fp16``; see
+    :func:`markov.graph.precision.resolve_precision`). Only the trainer passes anything but fp32:
+    rollout and export sessions only predict, and keep the image's float32 arithmetic.
+    """
+    graph_manager.precision = precision
     return graph_manager.create_graph(task_parameters(experiment_path, checkpoint_save_dir, checkpoint_restore_path,
                                                       use_cpu, seed))

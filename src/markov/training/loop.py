@@ -220,7 +220,9 @@ def _build_graph(metadata: ModelMetadata, hyperparameters: HyperParameters, conf
     """The Coach graph and the function that freezes it for ``model_<n>.pb`` (§4.3 step 4)."""
     from markov.export.frozen_graph import freeze_session
     from markov.graph.manager import build_graph_manager, create_graph
+    from markov.graph.precision import resolve_precision
 
+    precision = resolve_precision(config.precision)  # the one start-up line saying which and why
     graph_manager = build_graph_manager(metadata, hyperparameters)
     if config.seed is not None:
         import random
@@ -230,7 +232,7 @@ def _build_graph(metadata: ModelMetadata, hyperparameters: HyperParameters, conf
         random.seed(config.seed)     # Coach's Clipped PPO shuffles the dataset with random,
         np.random.seed(config.seed)  # and its batches (and SAC's samples) with numpy's global generator
     create_graph(graph_manager, experiment_path=config.model_dir, checkpoint_save_dir=config.checkpoint_dir / "agent",
-                 checkpoint_restore_path=restore_dir, seed=config.seed)
+                 checkpoint_restore_path=restore_dir, seed=config.seed, precision=precision.precision)
 
     def freeze(checkpoint_name: str) -> bytes:
         return freeze_session(graph_manager.sess, metadata, graph_manager.graph)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,13 +65,3 @@ def wait_for_key(s3_client, key: str, process: subprocess.Popen, timeout: float,
         if time.monotonic() > deadline:
             raise AssertionError(f"{key} did not appear within {timeout} s:\n{log_path.read_text()}")
         time.sleep(0.2)
-
-
-# TensorFlow 2.21's native start-up lines go to fd 2 before Python runs any of our code, and
-# TF_CPP_MIN_LOG_LEVEL does not silence them (absl logs before InitializeLog). They are not ours.
-_TF_NATIVE_LINE = re.compile(r"\A([IWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\]|WARNING: All log messages before absl::)")
-
-
-def own_stderr_lines(stderr: str) -> list[str]:
-    """The stderr lines our code wrote: TensorFlow's native start-up log lines left out."""
-    return [line for line in stderr.strip().splitlines() if line and not _TF_NATIVE_LINE.match(line)]

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 from typing import Sequence
 
+from markov.cli import tensorflow_logging
 from markov.errors import DeepRacerError
 
 # Subcommand modules, in the order `--help` lists them.
@@ -51,8 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configure_logging(debug: bool = False) -> None:
     """Plain log lines on stdout: the formats tools parse (docs/protocol.md §8) carry no decoration."""
-    if not debug:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its C++ info lines
+    tensorflow_logging.quiet(debug)  # before TensorFlow loads: its native start-up lines
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s" if not debug else "%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     from markov.graph.manager import build_graph_manager, create_graph
+    from markov.training.coach_log import use_image_log_format
 
+    use_image_log_format()  # Coach's titles as plain log lines: no ANSI colour codes in a pipe or a file
     manager = build_graph_manager(metadata, hyperparameters)
     with tempfile.TemporaryDirectory(prefix="deepracer-new-model-") as experiment_path:
         create_graph(manager, experiment_path=experiment_path)

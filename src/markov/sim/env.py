@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -126,7 +127,9 @@ class DeepRacerEnv:
             self._maps[True] = self._maps[False]
         self._reversed = direction == "reverse"
         self._sensors = self._build_sensors(self._maps[False])
-        self.randomizer = DomainRandomizer(randomization)
+        # Unless the randomisation has its own seed, the simulator's seed seeds it too.
+        self.randomizer = DomainRandomizer(randomization if randomization.seed is not None or seed is None
+                                           else replace(randomization, seed=seed))
         self.conditions = IDENTITY  # this episode's draw
         self._cameras = [name for name in self._sensors if name in CAMERA_SENSORS]
 

@@ -81,6 +81,10 @@ PRESET = Randomization(light_intensity=0.4, light_direction=45.0, brightness=0.1
                        noise=6.0)
 OFF = Randomization()
 
+# The help of the --domain-randomization flag of ``local`` and ``rollout``.
+FLAG_HELP = ("per-episode lighting and camera jitter while training: 'off' (default), 'on' (moderate ranges), or "
+             "name=value,... with names " + ", ".join(RANGE_LIMITS) + " (see docs/simulator.md)")
+
 
 def parse_randomization(spec: str | None, seed: int | None = None,
                         setting: str = "--domain-randomization") -> Randomization:

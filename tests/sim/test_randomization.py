@@ -80,6 +80,18 @@ def test_a_seeded_reset_starts_the_sequence_over():
     assert np.array_equal(observation[CAMERA], again[CAMERA])
 
 
+def test_the_simulators_seed_seeds_an_unseeded_randomisation():
+    def brightness(seed: int) -> float:
+        env = DeepRacerEnv(seed=seed, randomization=PRESET)
+        env.reset()
+        return env.conditions.brightness
+
+    assert brightness(5) == brightness(5) != brightness(6)
+    own = DeepRacerEnv(seed=5, randomization=preset(9))
+    own.reset()
+    assert own.conditions.brightness == DomainRandomizer(preset(9)).episode(0).brightness
+
+
 def test_the_draw_of_an_episode_does_not_depend_on_the_frames_before_it():
     config = Randomization(noise=8.0, brightness=0.1, seed=3)
     a, b = DomainRandomizer(config), DomainRandomizer(config)

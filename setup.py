@@ -34,6 +34,11 @@ setup(
         "tensorboard>=2.16",
         # markov.sim registers DeepRacer-v0 with Gymnasium, for SB3 / CleanRL users (markov.sim.gym_env).
         "gymnasium>=1.0",
+        # The mesh camera (markov.sim.mesh_camera): Collada worlds, headless OpenGL (EGL).
+        "trimesh>=4.0",
+        "pycollada>=0.8",
+        "moderngl>=5.8",
+        "glcontext>=2.5",
     ],
     extras_require={
         # TensorFlow's own CUDA extra (Linux and WSL2 only: TF >= 2.11 has no native-Windows GPU build).

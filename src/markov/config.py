@@ -29,7 +29,8 @@ environment variables:
                            either {"hyperparameters": {...}} or a bare dict; values may be strings
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE
                            credentials (standard boto3 chain)
-  AWS_REGION               default of --aws_region (us-east-1)
+  AWS_REGION, AWS_DEFAULT_REGION
+                           default of --aws_region (us-east-1)
   S3_ENDPOINT_URL          default of --s3_endpoint_url: MinIO or another S3-compatible store
   SAGEMAKER_SHARED_S3_BUCKET
                            default of --s3_bucket
@@ -106,6 +107,44 @@ class TrainerConfig:
         return bool(self.pretrained_s3_bucket) and bool(self.pretrained_s3_prefix)
 
 
+# -- the environment the deepracer-trainer subcommands read (their flags' defaults) ----------------------
+
+AWS_REGION_FALLBACK = "us-east-1"  # the image's default of --aws_region (docs/protocol.md §1.2)
+S3_ENDPOINT_ENV = "S3_ENDPOINT_URL"
+
+
+def env_value(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The variable's value, stripped, or None when it is unset or empty (an empty value means "not set")."""
+    value = (os.environ if environ is None else environ).get(name, "").strip()
+    return value or None
+
+
+def aws_region(environ: Mapping[str, str] | None = None) -> str:
+    """The default AWS region of every command: ``AWS_REGION``, else boto3's ``AWS_DEFAULT_REGION``, else us-east-1."""
+    return env_value("AWS_REGION", environ) or env_value("AWS_DEFAULT_REGION", environ) or AWS_REGION_FALLBACK
+
+
+def s3_endpoint_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """``S3_ENDPOINT_URL`` (MinIO or another S3-compatible store), or None for AWS."""
+    return env_value(S3_ENDPOINT_ENV, environ)
+
+
+def rollout_index(environ: Mapping[str, str] | None = None) -> int:
+    """This rollout worker's index from ``ROLLOUT_IDX`` (the simulation image's name, §5.5), default 0.
+
+    Read when ``rollout`` runs, not when the parsers are built, so a bad value fails that command
+    with one line, and never ``--help`` of another.
+    """
+    value = env_value("ROLLOUT_IDX", environ)
+    return 0 if value is None else _int(value, "ROLLOUT_IDX", 0, 10**6)
+
+
+def source_date_epoch(environ: Mapping[str, str] | None = None) -> int:
+    """``SOURCE_DATE_EPOCH`` (reproducible builds): the timestamp archives are stamped with, default 0."""
+    value = env_value("SOURCE_DATE_EPOCH", environ)
+    return 0 if value is None else _int(value, "SOURCE_DATE_EPOCH", 0, 2**63 - 1)
+
+
 def build_arg_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     """The trainer's flags, with defaults taken from ``environ`` (the image's names, §1.2)."""
     env = os.environ if environ is None else environ
@@ -126,12 +165,12 @@ def build_arg_parser(environ: Mapping[str, str] | None = None) -> argparse.Argum
         help="local folder for a downloaded pretrained model (default <work_dir>/pretrained_checkpoint_sagemaker)")
     add("--s3_bucket", default=env.get("SAGEMAKER_SHARED_S3_BUCKET", "sagemaker-s3"), help="bucket for the model (default %(default)s)")
     add("--s3_prefix", default="sagemaker", help="prefix in the bucket; also the Redis channel base (default %(default)s)")
-    add("--s3_endpoint_url", default=env.get("S3_ENDPOINT_URL") or None, help="S3-compatible endpoint, e.g. http://localhost:9000 for MinIO")
+    add("--s3_endpoint_url", default=s3_endpoint_url(env), help="S3-compatible endpoint, e.g. http://localhost:9000 for MinIO")
     add("--framework", default="tensorflow", help="accepted, unused")
     add("--pretrained_s3_bucket", default=None, help="bucket of a model to continue from (with --pretrained_s3_prefix)")
     add("--pretrained_s3_prefix", default="sagemaker", help="prefix of the model to continue from")
     add("--pretrained_checkpoint", default="best", help="'best' or 'last' checkpoint of the pretrained model (default %(default)s)")
-    add("--aws_region", default=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1", help="AWS region (default %(default)s)")
+    add("--aws_region", default=aws_region(env), help="AWS region (default %(default)s)")
     add("--redis_host", default=env.get("REDIS_HOST", "localhost"), help="the trainer's Redis host (default %(default)s)")
     add("--redis_port", default=env.get("REDIS_PORT", str(REDIS_DEFAULT_PORT)), help="Redis port (default %(default)s)")
     add("--redis_password", default=env.get("REDIS_PASSWORD") or None, help="Redis password (default none)")

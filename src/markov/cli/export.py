@@ -23,7 +23,7 @@ def register(subparsers) -> None:
                         help="best or last per model/deepracer_checkpoints.json, or a checkpoint number (default: last)")
     parser.add_argument("--format", choices=model_export.FORMATS, default=model_export.CAR, help="archive kind (default: car)")
     parser.add_argument("--out", required=True, metavar="FILE", help="output: *.tar.gz for car; *.zip or *.tar.gz for droa")
-    parser.add_argument("--model-metadata", metavar="FILE", help="model_metadata.json when the run folder has none")
+    parser.add_argument("--model-metadata", metavar="FILE", help="model_metadata.json when the run folder has none (default: the run's)")
     parser.add_argument("--s3-endpoint-url", metavar="URL", help="S3/MinIO endpoint (default: $S3_ENDPOINT_URL)")
     droa = parser.add_argument_group("droa format")
     droa.add_argument("--reward-function", metavar="FILE", help="reward_function.py (default: the run's)")

@@ -15,6 +15,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from markov.config import aws_region, env_value
 from markov.defaults import HYPERPARAMETERS, MODEL_METADATA, REWARD_FUNCTION
 from markov.errors import ConfigError
 from markov.hyperparameters import load_hyperparameters_file
@@ -60,7 +61,7 @@ class CustomFile:
 
 def run(args: argparse.Namespace) -> int:
     endpoint = args.s3_endpoint_url or endpoint_from_env()
-    region = args.aws_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = args.aws_region or aws_region()
     files = [
         CustomFile("model_metadata.json", args.model_metadata or MODEL_METADATA, keys.CUSTOM_MODEL_METADATA),
         CustomFile("reward_function.py", args.reward_function or REWARD_FUNCTION, keys.CUSTOM_REWARD_FUNCTION),
@@ -122,7 +123,7 @@ def next_steps(bucket: str, prefix: str, endpoint: str | None, region: str, hype
     if endpoint:
         env.append((ENDPOINT_ENV, display_endpoint(endpoint)))
     for name, placeholder in (("AWS_ACCESS_KEY_ID", "<your access key>"), ("AWS_SECRET_ACCESS_KEY", "<your secret key>")):
-        if not os.environ.get(name) and not os.environ.get("AWS_PROFILE"):
+        if not env_value(name) and not env_value("AWS_PROFILE"):
             env.append((name, placeholder))
     env.append(("SM_TRAINING_ENV", str(hyperparameters)))
     command = ["python", "-m", "training_worker", "--s3_bucket", bucket, "--s3_prefix", prefix,

@@ -20,13 +20,13 @@ def register(subparsers) -> None:
                         help="hyperparameters.json (default: small settings for a quick local run, see docs/local.md)")
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="rollout workers (default: 1)")
     stop = parser.add_mutually_exclusive_group()
-    stop.add_argument("--iterations", type=int, metavar="K", help="training iterations to run")
+    stop.add_argument("--iterations", type=int, metavar="K", help="training iterations to run (default: none; --minutes decides)")
     stop.add_argument("--minutes", type=float, metavar="M", help="stop (with a saved checkpoint) after M minutes (default: 30)")
     parser.add_argument("--max-steps", type=int, default=600, metavar="N",
                         help="step limit per episode, 15 steps = 1 s (default: 600)")
     parser.add_argument("--out", type=Path, default=Path("deepracer-local"), metavar="DIR",
                         help="the run's folder; an existing model there is continued (default: ./deepracer-local)")
-    parser.add_argument("--redis-host", metavar="HOST", help="use this Redis instead of an embedded one")
+    parser.add_argument("--redis-host", metavar="HOST", help="use this Redis instead of an embedded one (default: an embedded Redis on loopback)")
     parser.add_argument("--redis-port", type=int, metavar="PORT", help="port of that Redis (default 6379)")
     parser.set_defaults(func=run)
 

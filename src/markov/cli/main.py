@@ -46,7 +46,49 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # subcommand not built yet
             raise
         module.register(subparsers)
+    for subparser in subparsers.choices.values():
+        one_flag_style(subparser)
+        subparser.formatter_class = DefaultsShownFormatter
     return parser
+
+
+# Other names of a flag, accepted everywhere and shown as the name they stand for.
+FLAG_ALIASES = {"--out-dir": "--out"}
+
+
+def one_flag_style(parser: argparse.ArgumentParser) -> None:
+    """Show every long flag hyphenated (``--s3-bucket``) and accept the underscore spelling too (``--s3_bucket``).
+
+    The subcommands mix two traditions: the trainer's flags are the image's underscore names
+    (``python -m training_worker`` keeps them, docs/protocol.md §1.2), the rest of the CLI hyphenates.
+    Users type either, so both work everywhere; help and errors name the hyphenated one. The
+    names in :data:`FLAG_ALIASES` work the same way (``--out-dir`` is ``--out``).
+    """
+    for action in parser._actions:
+        shown: list[str] = []
+        for option in action.option_strings:
+            if not option.startswith("--"):
+                shown.append(option)
+                continue
+            hyphenated = "--" + option[2:].replace("_", "-")
+            name = FLAG_ALIASES.get(hyphenated, hyphenated)
+            for spelling in {hyphenated, name, *(alias for alias, target in FLAG_ALIASES.items() if target == name)}:
+                parser._option_string_actions.setdefault(spelling, action)
+                parser._option_string_actions.setdefault("--" + spelling[2:].replace("-", "_"), action)
+            if name not in shown:
+                shown.append(name)
+        action.option_strings = shown
+
+
+class DefaultsShownFormatter(argparse.HelpFormatter):
+    """Every flag's help ends with its default, unless the help already says what the default is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        shown = action.default not in (None, argparse.SUPPRESS) and not isinstance(action.default, bool)
+        if shown and not action.required and "default" not in text.lower():
+            text += " (default: %(default)s)"
+        return text
 
 
 def configure_logging(debug: bool = False) -> None:

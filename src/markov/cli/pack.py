@@ -16,6 +16,7 @@ import tarfile
 from pathlib import Path
 
 import markov
+from markov.config import aws_region, source_date_epoch
 from markov.errors import ConfigError
 from markov.store.atomic import atomic_write
 from markov.store.keys import split_s3_uri
@@ -38,10 +39,10 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("sourcedir.tar.gz"), metavar="FILE",
                         help="archive to write (default %(default)s)")
-    parser.add_argument("--upload", metavar="s3://BUCKET/KEY", help="also upload the archive there")
+    parser.add_argument("--upload", metavar="s3://BUCKET/KEY", help="also upload the archive there (default: no upload)")
     parser.add_argument("--s3-endpoint-url", default=None, metavar="URL",
                         help=f"S3/MinIO endpoint for --upload (default: ${ENDPOINT_ENV}, else AWS)")
-    parser.add_argument("--aws-region", default=None, metavar="REGION", help="AWS region for --upload")
+    parser.add_argument("--aws-region", default=None, metavar="REGION", help="AWS region for --upload (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)")
     parser.set_defaults(func=run)
 
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  note: not in this installation, so not packed: {', '.join(missing)}")
     if target:
         bucket, key = target
-        store = S3Store(bucket, endpoint_url=args.s3_endpoint_url or endpoint_from_env(), region=args.aws_region)
+        store = S3Store(bucket, endpoint_url=args.s3_endpoint_url or endpoint_from_env(), region=args.aws_region or aws_region())
         store.put_file(key, args.out)
         print(f"Uploaded to {store.uri(key)}")
     return 0
@@ -73,7 +74,7 @@ def build_sourcedir(out: str | Path, root: str | Path | None = None) -> list[str
     files = [root / name for name in TOP_LEVEL_MODULES if (root / name).is_file()]
     files += _package_files(root / PACKAGE)
     entries = sorted({path.relative_to(root).as_posix(): path for path in files + _parent_dirs(files, root)}.items())
-    mtime = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
+    mtime = source_date_epoch()
 
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
+from markov.config import aws_region, env_value, rollout_index, s3_endpoint_url
 from markov.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -22,18 +22,24 @@ def register(subparsers) -> None:
                     "Redis, then waits for the next checkpoint, until model/.finished appears.",
     )
     store = parser.add_mutually_exclusive_group()
-    store.add_argument("--s3_bucket", default=os.environ.get("SAGEMAKER_SHARED_S3_BUCKET"), help="the model's bucket")
-    store.add_argument("--local_store", metavar="DIR", help="a folder used as the bucket (deepracer-trainer local)")
-    parser.add_argument("--s3_endpoint_url", default=os.environ.get("S3_ENDPOINT_URL") or None, help="MinIO/S3 endpoint")
-    parser.add_argument("--aws_region", default=os.environ.get("AWS_REGION") or "us-east-1")
+    store.add_argument("--s3_bucket", default=env_value("SAGEMAKER_SHARED_S3_BUCKET"),
+                       help="the model's bucket (default: $SAGEMAKER_SHARED_S3_BUCKET)")
+    store.add_argument("--local_store", metavar="DIR",
+                       help="a folder used as the bucket, as deepracer-trainer local does (default: none, use --s3-bucket)")
+    parser.add_argument("--s3_endpoint_url", default=s3_endpoint_url(),
+                        help="MinIO/S3 endpoint (default: $S3_ENDPOINT_URL, else AWS)")
+    parser.add_argument("--aws_region", default=aws_region(),
+                        help="AWS region (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)")
     parser.add_argument("--s3_prefix", default="sagemaker", help="the trainer's --s3_prefix (default %(default)s)")
-    parser.add_argument("--worker_index", type=int, default=int(os.environ.get("ROLLOUT_IDX", "0")),
+    parser.add_argument("--worker_index", type=int, default=None,
                         help="this worker's index, 0..num_workers-1 (default: ROLLOUT_IDX or 0)")
     parser.add_argument("--num_workers", type=int, default=1, help="rollout workers in all (default %(default)s)")
     parser.add_argument("--redis_host", default=None, help="Redis host (default: the address in ip/ip.json)")
     parser.add_argument("--redis_port", type=int, default=6379, help="Redis port (default %(default)s, as simulation workers)")
-    parser.add_argument("--redis_password", default=os.environ.get("REDIS_PASSWORD") or None)
-    parser.add_argument("--redis_protocol", choices=("current", "2020"), default="current")
+    parser.add_argument("--redis_password", default=env_value("REDIS_PASSWORD"),
+                        help="Redis password, when the trainer's Redis asks for one (default: $REDIS_PASSWORD, else none)")
+    parser.add_argument("--redis_protocol", choices=("current", "2020"), default="current",
+                        help="the trainer's protocol generation (docs/protocol.md §5.2; default %(default)s)")
     parser.add_argument("--track", default="oval", help="built-in track (oval, twisty) or a route .npy (default oval)")
     parser.add_argument("--reward_function", default=None, metavar="FILE_OR_KEY",
                         help="reward_function.py: a local file or a key in the store "
@@ -52,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
     from markov.rollout.worker import RolloutConfig, run_rollout
 
     if not args.local_store and not args.s3_bucket:
-        raise ConfigError("rollout needs a store: pass --s3_bucket (with --s3_endpoint_url for MinIO) or --local_store DIR")
+        raise ConfigError("rollout needs a store: pass --s3-bucket (with --s3-endpoint-url for MinIO) or --local-store DIR")
+    if args.worker_index is None:
+        args.worker_index = rollout_index()
     store = factory.open_store(args.s3_bucket, local_dir=args.local_store, endpoint_url=args.s3_endpoint_url,
                                region=args.aws_region)
     work_dir = Path(args.work_dir) / f"worker-{args.worker_index}"
@@ -91,7 +99,7 @@ def _reward_function(value: str | None, store, work_dir: Path) -> Path | None:
     data = get_bytes_or_none(store, value or CUSTOM_REWARD_FUNCTION)
     if data is None:
         if value:
-            raise ConfigError(f"--reward_function {value}: neither a local file nor a key in {store.location}")
+            raise ConfigError(f"--reward-function {value}: neither a local file nor a key in {store.location}")
         return None
     path = work_dir / "reward_function.py"
     path.write_bytes(data)

@@ -8,7 +8,6 @@ credential.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 import time
@@ -22,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedErro
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import PartialCredentialsError, ReadTimeoutError
 
+from markov.config import S3_ENDPOINT_ENV, s3_endpoint_url
 from markov.errors import StorageError
 from markov.store import keys as keylib
 from markov.store.atomic import atomic_write
@@ -29,7 +29,7 @@ from markov.store.backend import BucketNotFoundError, EndpointUnreachableError, 
 
 log = logging.getLogger(__name__)
 
-ENDPOINT_ENV = "S3_ENDPOINT_URL"
+ENDPOINT_ENV = S3_ENDPOINT_ENV
 KMS_ENV = "S3_KMS_CMK_ARN_ENV"
 # Every upload carries this ACL, as the image's do (docs/protocol.md §4.1), so that objects written
 # into another account's bucket stay readable by the bucket owner.
@@ -53,8 +53,7 @@ _ACL_UNSUPPORTED_CODES = {"AccessControlListNotSupported", "NotImplemented"}
 
 def endpoint_from_env() -> str | None:
     """``S3_ENDPOINT_URL`` if set and not empty (MinIO), else None (AWS)."""
-    value = os.environ.get(ENDPOINT_ENV, "").strip()
-    return value or None
+    return s3_endpoint_url()
 
 
 def display_endpoint(endpoint_url: str | None, region: str | None = None) -> str:

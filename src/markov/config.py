@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WORK_DIR = "deepracer_trainer_work"
 REDIS_DEFAULT_PORT = 6379
+SEED_MAX = 2**31 - 1  # numpy's global seed takes < 2**32; rollout worker i adds i
 
 ENV_HELP = """\
 environment variables:
@@ -192,7 +193,7 @@ def build_arg_parser(environ: Mapping[str, str] | None = None) -> argparse.Argum
         help="training arithmetic: auto (bf16 on CPUs with AMX or AVX-512-BF16, fp16 on GPUs with tensor cores, "
              "else fp32), fp32, bf16 or fp16; checkpoints are fp32 either way (default %(default)s)")
     add("--debug", action="store_true", help="debug logs and full tracebacks")
-    add("--seed", type=int, default=None,
+    add("--seed", default=None,
         help="seed of the initial weights and of Coach's shuffling, so that a seeded run repeats (default: none)")
     add("--tensorboard_dir", "--tensorboard-dir", dest="tensorboard_dir", default=None,
         help="write TensorBoard scalars of every iteration to this folder (default: none)")
@@ -256,7 +257,7 @@ def parse_trainer_config(argv: Sequence[str] | None = None, environ: Mapping[str
         connect_timeout=_float(args.connect_timeout, "--connect_timeout", 0.0),
         precision=args.precision,
         debug=args.debug,
-        seed=args.seed,
+        seed=_int(args.seed, "--seed", 0, SEED_MAX) if args.seed is not None else None,
         tensorboard_dir=Path(args.tensorboard_dir).expanduser() if args.tensorboard_dir else None,
         pid_file=Path("/opt/ml/training_worker.pid") if env.get("DEEPRACER_JOB_TYPE_ENV") == "SAGEONLY" else None,
         job_name=env.get("TRAINING_JOB_NAME"),

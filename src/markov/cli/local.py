@@ -28,6 +28,14 @@ def register(subparsers) -> None:
                         help="the run's folder; an existing model there is continued (default: ./deepracer-local)")
     parser.add_argument("--redis-host", metavar="HOST", help="use this Redis instead of an embedded one (default: an embedded Redis on loopback)")
     parser.add_argument("--redis-port", type=int, metavar="PORT", help="port of that Redis (default 6379)")
+    parser.add_argument("--seed", type=int, metavar="S",
+                        help="seed the initial weights, the trainer's shuffles and every worker's simulator and action "
+                             "sampling, so that the run repeats (default: none, a fresh run each time)")
+    parser.add_argument("--stop-at-progress", type=float, metavar="P",
+                        help="stop (with a saved checkpoint) once an iteration's mean progress reaches P %% "
+                             "(default: none)")
+    parser.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
+                        help="do not write TensorBoard scalars to OUT/tensorboard (default: written)")
     parser.set_defaults(func=run)
 
 
@@ -38,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     options = LocalOptions(out=args.out, track=args.track, model_metadata=args.model_metadata,
                            reward_function=args.reward_function, hyperparameters=args.hyperparameters,
                            workers=args.workers, iterations=args.iterations, minutes=minutes,
-                           max_steps=args.max_steps, redis_host=args.redis_host, redis_port=args.redis_port)
+                           max_steps=args.max_steps, redis_host=args.redis_host, redis_port=args.redis_port,
+                           seed=args.seed, stop_at_progress=args.stop_at_progress, tensorboard=args.tensorboard)
     print(f"Training in {args.out.resolve()} (logs in {args.out.resolve() / 'logs'}); Ctrl-C stops with a saved checkpoint")
     result = run_local(options)
     if result.message:
@@ -46,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{result.iterations} iterations this run. The model is in {result.model_prefix}")
     if result.plot is not None:
         print(f"Reward and progress per iteration: {result.plot}")
+    if result.tensorboard is not None:
+        print(f"Losses, entropy, KL, timings:      tensorboard --logdir {args.out}")
     print(f"Export it for the car:  deepracer-trainer export --checkpoint {result.model_prefix} --step best "
           f"--out {args.out / 'car.tar.gz'}")
     print(f"Continue training:      deepracer-trainer local --out {args.out}")

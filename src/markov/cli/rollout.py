@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from markov.config import aws_region, env_value, rollout_index, s3_endpoint_url
+from markov.config import SEED_MAX, aws_region, env_value, rollout_index, s3_endpoint_url
 from markov.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ def register(subparsers) -> None:
     parser.add_argument("--work_dir", default="deepracer_rollout_work", help="local folder for checkpoints and simtrace")
     parser.add_argument("--wait_timeout", type=float, default=1200.0, help="seconds to wait for the trainer (default %(default)s)")
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between store polls (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the simulator and the action sampling; worker i uses seed + i (default: none)")
     parser.add_argument("--log-format", "--log_format", dest="log_format", choices=("text", "json"), default="text",
                         help="one line per episode, as text or JSON")
     parser.set_defaults(func=run)
@@ -57,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from markov.store import factory
     from markov.rollout.worker import RolloutConfig, run_rollout
 
+    if args.seed is not None and not 0 <= args.seed <= SEED_MAX:
+        raise ConfigError(f"--seed {args.seed}: must be between 0 and {SEED_MAX}")
     if not args.local_store and not args.s3_bucket:
         raise ConfigError("rollout needs a store: pass --s3-bucket (with --s3-endpoint-url for MinIO) or --local-store DIR")
     if args.worker_index is None:
@@ -82,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.num_workers, track=args.track, reward_function=reward, max_steps=args.max_steps,
         redis_host=args.redis_host, redis_port=args.redis_port, redis_password=args.redis_password,
         redis_protocol=args.redis_protocol, wait_timeout=args.wait_timeout, poll_s=args.poll, on_episode=on_episode,
+        seed=args.seed,
     )
     summary = run_rollout(config)
     print(f"Rollout worker {args.worker_index} done: {summary.iterations} iterations, {summary.episodes} episodes, "

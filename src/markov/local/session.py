@@ -7,7 +7,8 @@ Ctrl-C reaches only this supervisor, which asks the trainer to stop (SIGTERM: it
 publishes, writes ``.finished``) and lets the rollouts see ``.finished`` and exit.
 
 Layout of ``--out DIR``: ``config/`` (the model's files), ``store/`` (the bucket: ``store/<prefix>/model/...``),
-``work/`` (each process's scratch), ``logs/``, ``progress.jsonl`` and ``progress.png``.
+``work/`` (each process's scratch), ``logs/``, ``tensorboard/`` (the trainer's scalars per iteration),
+``progress.jsonl`` and ``progress.png``.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from markov.config import SEED_MAX
 from markov.errors import ConfigError, TrainingError
 from markov.memory.redis_server import LOOPBACK, RedisServer, docker_run_line, find_redis_server, free_port
 from markov.store import lifecycle
@@ -61,6 +63,9 @@ class LocalOptions:
     max_steps: int = LOCAL_MAX_STEPS
     redis_host: str | None = None   # an external Redis instead of the embedded one
     redis_port: int | None = None
+    seed: int | None = None         # the trainer's graph and shuffles, rollout i's simulator and sampling (seed + i)
+    stop_at_progress: float | None = None  # stop once an iteration's mean progress (%) reaches this
+    tensorboard: bool = True        # TensorBoard scalars in <out>/tensorboard
 
 
 @dataclass
@@ -83,6 +88,7 @@ class LocalResult:
     plot: Path | None
     iterations: int
     message: str = ""
+    tensorboard: Path | None = None  # the folder of the TensorBoard scalars, when written
 
 
 class LocalSession:
@@ -93,9 +99,14 @@ class LocalSession:
             raise ConfigError(f"--workers {options.workers}: must be at least 1")
         if options.iterations is not None and options.iterations < 1:
             raise ConfigError(f"--iterations {options.iterations}: must be at least 1")
+        if options.stop_at_progress is not None and not 0 <= options.stop_at_progress <= 100:
+            raise ConfigError(f"--stop-at-progress {options.stop_at_progress:g}: must be a percentage, 0 to 100")
+        if options.seed is not None and not 0 <= options.seed <= SEED_MAX - options.workers:
+            raise ConfigError(f"--seed {options.seed}: must be between 0 and {SEED_MAX - options.workers}")
         self.options = options
         self.out = Path(options.out).expanduser().resolve()
         self.store_dir = self.out / "store"
+        self.tensorboard_dir = self.out / "tensorboard"
         self.store = LocalStore(self.store_dir)
         self.keys = ModelKeys(PREFIX)
         self.stream = stream
@@ -178,6 +189,10 @@ class LocalSession:
                    "--s3_bucket", STORE_BUCKET, "--s3_prefix", PREFIX, "--model_metadata_s3_key", str(metadata),
                    "--redis_host", host, "--redis_port", str(port), "--redis_public_ip", host,
                    "--work_dir", str(self.out / "work" / "trainer"), "--log-format", "json"]
+        if self.options.seed is not None:
+            command += ["--seed", str(self.options.seed)]
+        if self.options.tensorboard:
+            command += ["--tensorboard_dir", str(self.tensorboard_dir)]
         if resume:
             # The same folder and prefix: the trainer keeps the pointer and continues the numbering (§4.4).
             command += ["--pretrained_s3_bucket", STORE_BUCKET, "--pretrained_s3_prefix", PREFIX,
@@ -191,6 +206,8 @@ class LocalSession:
                    "--redis_host", host, "--redis_port", str(port), "--track", str(self.options.track),
                    "--reward_function", str(reward), "--max_steps", str(self.options.max_steps),
                    "--work_dir", str(self.out / "work" / "rollout"), "--poll", "0.5", "--log-format", "json"]
+        if self.options.seed is not None:
+            command += ["--seed", str(self.options.seed)]  # the worker adds its index
         return Child(f"rollout-{index}", command, self.out / "logs" / f"rollout-{index}.log")
 
     def _spawn(self, child: Child) -> None:
@@ -255,7 +272,8 @@ class LocalSession:
         code = 0 if trainer_code == 0 and self._failure is None else 1
         message = self._failure or ("" if trainer_code == 0 else
                                     f"the trainer exited with code {trainer_code}; see {trainer.log_path}")
-        return LocalResult(code, self.store_dir / PREFIX, plot, len(view.history_since_start()), message)
+        tensorboard = self.tensorboard_dir if self.options.tensorboard and self.tensorboard_dir.is_dir() else None
+        return LocalResult(code, self.store_dir / PREFIX, plot, len(view.history_since_start()), message, tensorboard)
 
     def _supervise(self, trainer: Child, view) -> None:
         deadline = time.monotonic() + self.options.minutes * 60 if self.options.minutes else None
@@ -306,6 +324,19 @@ class LocalSession:
             except queue.Empty:
                 return
             view.on_event(event)
+            if event.get("event") == "iteration":
+                self._check_progress_target(view)
+
+    def _check_progress_target(self, view) -> None:
+        """``--stop-at-progress P``: the iteration just reported reached P, so stop as Ctrl-C would."""
+        target = self.options.stop_at_progress
+        point = view.history[-1] if view.history else None
+        if target is None or point is None or point.mean_progress is None or self._stop_sent_at is not None:
+            return
+        if point.mean_progress >= target:
+            self._request_stop(self.children[0], f"iteration {point.iteration}: mean progress "
+                                                 f"{point.mean_progress:.1f}% reached --stop-at-progress {target:g}; "
+                                                 "stopping")
 
     def _stop_children(self) -> None:
         """Rollouts leave on ``.finished``; whatever is still running after a grace period is ended."""

@@ -17,6 +17,8 @@ from pathlib import Path
 from statistics import fmean
 from typing import Callable
 
+import numpy as np
+
 from markov.config import RedisConfig
 from markov.errors import StorageError, TrainingError
 from markov.hyperparameters import HyperParameters, parse_hyperparameters
@@ -61,7 +63,13 @@ class RolloutConfig:
     redis_protocol: str = "current"
     wait_timeout: float = 1200.0                # the image's SAGEMAKER_WAIT_TIME
     poll_s: float = 1.0
+    seed: int | None = None                     # seeds this worker's simulator and action sampling
     on_episode: EpisodeCallback | None = field(default=None, repr=False)
+
+    @property
+    def worker_seed(self) -> int | None:
+        """``seed + worker_index``: seeded workers repeat, and do not all play the same episodes."""
+        return None if self.seed is None else self.seed + self.worker_index
 
 
 def episode_share(episodes_per_iteration: int, worker_index: int, num_workers: int) -> int:
@@ -128,7 +136,14 @@ class RolloutWorker:
         from markov.rollout.policy import CoachPolicy
 
         graph_manager = build_graph_manager(metadata, hyperparameters)
-        create_graph(graph_manager, experiment_path=Path(self.config.work_dir) / "coach")
+        seed = self.config.worker_seed
+        if seed is not None:
+            import random
+
+            random.seed(seed)
+            np.random.seed(seed)  # Coach's exploration policies sample actions with numpy's global generator
+        # The graph seed makes TF's own sampling (SAC's head) repeat; the weights come from the checkpoint.
+        create_graph(graph_manager, experiment_path=Path(self.config.work_dir) / "coach", seed=seed)
         self._restore(graph_manager, name)
         return graph_manager, CoachPolicy(graph_manager, metadata)
 
@@ -152,7 +167,7 @@ class RolloutWorker:
         graph_manager, policy = self._build_policy(metadata, hyperparameters, name)
         self._remember_best()
         env = DeepRacerEnv(metadata, track=config.track, reward_function=config.reward_function,
-                           max_steps=config.max_steps)
+                           max_steps=config.max_steps, seed=config.worker_seed)
         backend = RolloutBackend(redis, config.s3_prefix, episodes_per_iteration=n_episodes,
                                  worker_index=config.worker_index, num_workers=config.num_workers)
         backend.start()

@@ -1,5 +1,9 @@
 """TensorBoard scalars per training iteration, written with TensorFlow's own summary writer.
 
+The trainer runs TensorFlow in TF1 graph mode (markov.compat), where TF2's ``tf.summary`` ops
+would need a session of their own; TF1's ``FileWriter`` writes ``Summary`` protos directly, and
+TensorBoard shows their ``simple_value`` scalars as it shows any others.
+
 ``deepracer-trainer local`` turns them on in its run folder (``tensorboard --logdir runs/first``);
 ``python -m training_worker --tensorboard_dir DIR`` does the same on any trainer. The step of
 every scalar is the number of the checkpoint the iteration published, which keeps counting
@@ -39,23 +43,22 @@ class IterationSummaries:
     """One event file under ``log_dir``; :meth:`write` adds an iteration's scalars and flushes."""
 
     def __init__(self, log_dir: Path) -> None:
+        import markov.compat  # noqa: F401  (graph mode, which FileWriter requires)
         import tensorflow as tf
 
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._tf = tf
-        self._writer = tf.summary.create_file_writer(str(self.log_dir))
+        self._summary = tf.compat.v1.Summary
+        self._writer = tf.compat.v1.summary.FileWriter(str(self.log_dir))
         log.info("TensorBoard scalars in %s (tensorboard --logdir %s)", self.log_dir, self.log_dir)
 
     def write(self, report: IterationReport) -> int:
         """Write the report's known figures (None is skipped); returns the step used."""
         step = parse_checkpoint_number(report.checkpoint) if report.checkpoint else None
         step = report.iteration if step is None else step
-        with self._writer.as_default():
-            for tag, attribute in SCALARS.items():
-                value = getattr(report, attribute)
-                if value is not None:
-                    self._tf.summary.scalar(tag, float(value), step=step)
+        values = [self._summary.Value(tag=tag, simple_value=float(getattr(report, attribute)))
+                  for tag, attribute in SCALARS.items() if getattr(report, attribute) is not None]
+        self._writer.add_summary(self._summary(value=values), global_step=step)
         self._writer.flush()
         return step
 

@@ -48,8 +48,8 @@ class Randomization:
         contrast: the frame's deviation from its mean is scaled by a factor from ``[1 - c, 1 + c]``.
         colour: each RGB channel is scaled by its own gain from ``[1 - c, 1 + c]``; a frame that
             is already grey gets the luminance of those gains.
-        noise: Gaussian pixel noise, its sigma drawn from ``[0, n]`` grey levels per episode and
-            fresh noise on every frame.
+        noise: Gaussian pixel noise, its sigma drawn from ``[0, n]`` grey levels per episode, a
+            new noise pattern on every frame (see ``EpisodeConditions.noise_frame``).
         seed: seeds the draws; None draws a seed once per simulator.
     """
 
@@ -186,6 +186,7 @@ class EpisodeConditions:
     lighting: LightJitter = LightJitter()
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0), repr=False)
     light_gain: float = 1.0                      # lighting intensity as an overall gain, for unlit renderers
+    _noise_pool: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def is_identity(self) -> bool:
@@ -219,12 +220,27 @@ class EpisodeConditions:
         if self.brightness != 0.0:
             x += np.float32(self.brightness)
         if self.noise_sigma > 0.0:
-            x += self.rng.standard_normal(x.shape, dtype=np.float32) * np.float32(self.noise_sigma)
+            x += self.noise_frame(x.shape)
         np.clip(x, 0.0, 255.0, out=x)
         return np.rint(x, out=x).astype(np.uint8)
 
+    def noise_frame(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Gaussian noise of ``noise_sigma`` for one frame: a window of a per-episode pool at a random offset.
+
+        Drawing 19,200 normals per frame took longer than rendering the frame; the pool holds
+        NOISE_POOL_FRAMES frames' worth, drawn once per episode, and each frame takes its
+        values from a new random offset, so every pixel's noise differs from frame to frame.
+        """
+        size = int(np.prod(shape))
+        if self._noise_pool is None or self._noise_pool.size < (NOISE_POOL_FRAMES + 1) * size:
+            pool = self.rng.standard_normal((NOISE_POOL_FRAMES + 1) * size, dtype=np.float32)
+            self._noise_pool = pool * np.float32(self.noise_sigma)
+        offset = int(self.rng.integers(0, self._noise_pool.size - size + 1))
+        return self._noise_pool[offset:offset + size].reshape(shape)
+
 
 IDENTITY = EpisodeConditions()
+NOISE_POOL_FRAMES = 4
 
 
 class DomainRandomizer:

@@ -328,23 +328,24 @@ class MeshCamera:
         return raw.reshape(h, n, w, 3).transpose(1, 0, 2, 3)
 
     def render_labels(self, x: float, y: float, yaw: float) -> np.ndarray:
-        """(n, 120, 160) uint8: which surface each pixel shows (``MeshScene.surface_index``), 0 = sky.
+        """(n, H, W) uint8: which surface each pixel shows (``MeshScene.surface_index``), 0 = sky.
 
-        No multisampling, so every value is one surface's; alpha-cut texels show what lies beneath.
+        At the camera's resolution (640x480 for an exact camera, else 160x120) and without
+        multisampling, so every value is one surface's; alpha-cut texels show what lies beneath.
         """
         ctx = self.scene.ctx
         n = len(self.mounts)
+        w, h = self._size
         if self._labels is None:
-            self._labels = ctx.framebuffer(color_attachments=[ctx.renderbuffer((n * OBS_WIDTH, OBS_HEIGHT), 1)],
-                                           depth_attachment=ctx.depth_renderbuffer((n * OBS_WIDTH, OBS_HEIGHT)))
-        raw = self._draw(x, y, yaw, mode=2, target=self._labels, resolved=None, size=(OBS_WIDTH, OBS_HEIGHT),
-                         components=1, clear=(0.0, 0.0, 0.0))
-        return raw.reshape(OBS_HEIGHT, n, OBS_WIDTH).transpose(1, 0, 2)
+            self._labels = ctx.framebuffer(color_attachments=[ctx.renderbuffer((n * w, h), 1)],
+                                           depth_attachment=ctx.depth_renderbuffer((n * w, h)))
+        raw = self._draw(x, y, yaw, mode=2, target=self._labels, resolved=None, components=1, clear=(0.0, 0.0, 0.0))
+        return raw.reshape(h, n, w).transpose(1, 0, 2)
 
-    def _draw(self, x: float, y: float, yaw: float, mode: int, target, resolved, size=None, components=None,
+    def _draw(self, x: float, y: float, yaw: float, mode: int, target, resolved, components=None,
               clear=None) -> np.ndarray:
         ctx = self.scene.ctx
-        w, h = size or self._size
+        w, h = self._size
         components = components or self._components
         target.use()
         if clear is None:
@@ -395,7 +396,7 @@ def project(view_projection: np.ndarray, points: np.ndarray, width: int = OBS_WI
     front = w > 1e-6
     ndc = p[:, :2] / np.where(front, w, 1.0)[:, None]
     col = (ndc[:, 0] + 1.0) * 0.5 * width
-    row = (1.0 - (-ndc[:, 1] + 1.0) * 0.5) * height
+    row = (ndc[:, 1] + 1.0) * 0.5 * height  # the projection's y is flipped: +1 is the bottom row
     return np.c_[col, row], front
 
 

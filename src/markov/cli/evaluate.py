@@ -1,34 +1,46 @@
-"""``deepracer-trainer evaluate``: drive a car model in the built-in simulator."""
+"""``deepracer-trainer evaluate``: drive a car model or a run's checkpoint in the built-in simulator."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from markov.export.checkpoint_selection import parse_step
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate",
-        help="run a car model.tar.gz in the built-in simulator: lap times, progress, off-tracks, speed",
-        description="Run the frozen model of a car archive (or a folder with agent/model.pb and model_metadata.json) "
-                    "for a few laps; write the simtrace CSV and a PNG of the driven line.",
+        help="run a car model.tar.gz or a run's checkpoint in the built-in simulator: lap times, progress, off-tracks, speed",
+        description="Run the frozen model of a car archive (or a folder with agent/model.pb and model_metadata.json), or "
+                    "a checkpoint of a run's folder (frozen as export would), for a few laps. Results are laid out as "
+                    "DRfC's evaluations are, where deepracer-utils finds them: evaluation-<time>/evaluation-simtrace/"
+                    "0-iteration.csv, evaluation-<time>/laps.png and metrics/EvaluationMetrics-<time>.json.",
     )
-    parser.add_argument("--model", required=True, metavar="model.tar.gz|DIR")
-    parser.add_argument("--track", default="oval", metavar="T", help="built-in track (oval, twisty) or a route .npy (default: oval)")
+    parser.add_argument("--model", required=True, metavar="model.tar.gz|DIR",
+                        help="a car archive or folder, or a run's folder (its model prefix, e.g. runs/first/store/deepracer-local)")
+    parser.add_argument("--step", default="best", type=parse_step, metavar="best|last|N",
+                        help="for a run's folder: which checkpoint (default: best)")
+    parser.add_argument("--track", default=None, metavar="T",
+                        help="built-in track (oval, twisty), an image track name (with --tracks-dir) or a route .npy "
+                             "(default: the run's recorded track, else oval)")
+    parser.add_argument("--tracks-dir", default=None, type=Path, metavar="DIR",
+                        help="a folder in the simulation image's layout holding the image's track worlds (default: none)")
     parser.add_argument("--laps", type=int, default=3, metavar="N", help="laps to drive (default: 3)")
-    parser.add_argument("--max-steps", type=int, default=3000, metavar="N", help="step limit per lap (15 steps = 1 s)")
-    parser.add_argument("--out-dir", default="evaluation", metavar="DIR", help="where simtrace.csv and laps.png go (default: ./evaluation)")
+    parser.add_argument("--max-steps", type=int, default=3000, metavar="N", help="step limit per lap, 15 steps = 1 s (default: 3000)")
+    parser.add_argument("--out-dir", "--out", dest="out_dir", default=None, metavar="DIR",
+                        help="root folder of the results (default: the run's folder for a run, else ./evaluation)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from markov.export.evaluation import evaluate
+    from markov.sim.evaluation import evaluate
 
-    out_dir = Path(args.out_dir)
-    results = evaluate(args.model, track=args.track, laps=args.laps, max_steps=args.max_steps,
-                       simtrace=out_dir / "simtrace.csv", plot=out_dir / "laps.png")
+    output = evaluate(args.model, track=args.track, tracks_dir=args.tracks_dir, laps=args.laps,
+                      max_steps=args.max_steps, out_dir=args.out_dir, step=args.step)
     print(f"{'lap':>3}  {'status':<13} {'progress %':>10} {'lap time s':>10} {'off-track':>9} {'speed m/s':>9}")
-    for r in results:
+    for r in output.laps:
         lap_time = f"{r.lap_time:.2f}" if r.lap_time is not None else "-"
         print(f"{r.lap:>3}  {r.status:<13} {r.progress:>10.1f} {lap_time:>10} {r.off_track:>9} {r.mean_speed:>9.2f}")
-    print(f"Wrote {out_dir / 'simtrace.csv'} and {out_dir / 'laps.png'}")
+    written = [output.simtrace, output.metrics] + ([output.plot] if output.plot else [])
+    print("Wrote " + ", ".join(str(p) for p in written))
     return 0

@@ -38,6 +38,7 @@ from markov.store.checkpoints import (
 )
 from markov.store.keys import ModelKeys
 from markov.training.loop import episodes_per_iteration  # N, the same rule on both sides (§5.5)
+from markov.training.metrics import TrainingMetrics
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,8 @@ class RolloutWorker:
         self._remember_best()
         env = DeepRacerEnv(metadata, track=config.track, reward_function=config.reward_function,
                            max_steps=config.max_steps, seed=config.worker_seed)
+        self._record_track(env)
+        metrics = TrainingMetrics.from_json(get_bytes_or_none(config.store, self.keys.training_metrics(config.worker_index)))
         backend = RolloutBackend(redis, config.s3_prefix, episodes_per_iteration=n_episodes,
                                  worker_index=config.worker_index, num_workers=config.num_workers)
         backend.start()
@@ -177,6 +180,7 @@ class RolloutWorker:
                 simtrace = Path(config.work_dir) / "simtrace" / f"{number}-iteration.csv"
                 env.set_simtrace(simtrace)
                 results = []
+                metrics.start_iteration()
                 for _ in range(share):
                     if self._finished():
                         return self._stop(env, name)
@@ -184,6 +188,7 @@ class RolloutWorker:
                     backend.store_episode(episode)
                     results.append(result)
                     self.summary.episodes += 1
+                    self._write_metrics(metrics, env, result)
                     if config.on_episode is not None:
                         config.on_episode(config.worker_index, number, result)
                 env.close()
@@ -217,6 +222,28 @@ class RolloutWorker:
         log.info("The trainer has finished; rollout worker %d stops after %d iterations", self.config.worker_index,
                  self.summary.iterations)
         return self.summary
+
+    def _record_track(self, env) -> None:
+        """Worker 0 records the track and world it drives, next to the model (training_track.json)."""
+        if self.config.worker_index != 0:
+            return
+        from markov.training.track_record import describe_track, publish_track_record
+
+        record = describe_track(self.config.track, env.track, self.keys, getattr(env, "world", None))
+        try:
+            publish_track_record(self.config.store, self.keys, record, env.track)
+        except StorageError as exc:
+            log.warning("could not record the track: %s", exc)
+
+    def _write_metrics(self, metrics: TrainingMetrics, env, result: EpisodeResult) -> None:
+        """Append the episode to TrainingMetrics.json and rewrite it, as the image does after each episode."""
+        metrics.add_episode(reward=result.reward, progress=result.progress, status=result.status,
+                            start_time=env.sim_time - env.episode_time, end_time=env.sim_time)
+        key = self.keys.training_metrics(self.config.worker_index)
+        try:
+            self.config.store.put_bytes(key, metrics.to_json())
+        except StorageError as exc:
+            log.warning("could not write %s: %s", self.config.store.uri(key), exc)
 
     def _upload_simtrace(self, path: Path, iteration: int) -> None:
         if path.is_file():

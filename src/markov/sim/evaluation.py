@@ -1,0 +1,238 @@
+"""Drive the built-in simulator with a frozen model, the way an evaluation job drives a car.
+
+The frozen graph gives what the car's inference gets (docs/protocol.md §6.2), and the action is
+decoded as the car does: the most likely action for discrete PPO, the normalised [-1, 1] output
+scaled to the action-space bounds for continuous PPO, and tanh of the raw mean scaled to the
+bounds for SAC. One lap is one episode started at the start line; an off-track or a reversed
+car ends it, as in the simulator's rules.
+
+Results are laid out as an evaluation of the image under DRfC leaves them, where
+deepracer-utils' ``DeepRacerLog.load_evaluation_trace`` finds them, under a root folder (the run's
+prefix when a run is evaluated)::
+
+    <root>/evaluation-<YYYYmmddHHMMSS>/evaluation-simtrace/0-iteration.csv
+    <root>/evaluation-<YYYYmmddHHMMSS>/laps.png
+    <root>/metrics/EvaluationMetrics-<YYYYmmddHHMMSS>.json     (the image's evaluation metrics)
+"""
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from markov.errors import ConfigError
+from markov.export.archives import CarModel, check_frozen_model_matches
+from markov.export.frozen_graph import FrozenModel, load_frozen_graph
+from markov.model_metadata import SAC, ModelMetadata
+from markov.store import keys as store_keys
+from markov.training.metrics import evaluation_json, evaluation_record
+
+log = logging.getLogger(__name__)
+
+STAMP_FORMAT = "%Y%m%d%H%M%S"  # DRfC's evaluation time stamp; deepracer-utils matches 14 digits
+DEFAULT_TRACK = "oval"
+
+
+@dataclass
+class LapResult:
+    lap: int
+    status: str
+    progress: float
+    lap_time: float | None
+    elapsed_time: float
+    off_track: int
+    mean_speed: float
+    steps: int
+
+
+@dataclass
+class EvaluationOutput:
+    """Where one evaluation's files went (paths below the root folder)."""
+
+    root: Path
+    stamp: str
+    laps: list[LapResult]
+    simtrace: Path
+    metrics: Path
+    plot: Path | None
+
+
+def choose_action(model_output: np.ndarray, metadata: ModelMetadata):
+    """The simulator action for one policy output (index, or [steering deg, speed m/s])."""
+    output = np.asarray(model_output, dtype=np.float64).reshape(-1)
+    if metadata.is_discrete:
+        return int(np.argmax(output))
+    if metadata.training_algorithm == SAC:
+        output = np.tanh(output)
+    normalised = np.clip(output, -1.0, 1.0)
+    space = metadata.action_space
+    low = np.array([space.steering_low, space.speed_low])
+    high = np.array([space.steering_high, space.speed_high])
+    return low + (normalised + 1.0) * 0.5 * (high - low)
+
+
+def check_simulator_can_feed(model: FrozenModel, env, source: str) -> None:
+    """Every model input must be an observation the simulator renders, in the same shape."""
+    shapes = env.observation_shapes
+    for sensor, shape in model.input_shapes.items():
+        if sensor not in shapes:
+            raise ConfigError(f"{source}: the model reads {sensor}, which the built-in simulator cannot render")
+        if tuple(shapes[sensor][0]) != tuple(shape):
+            raise ConfigError(f"{source}: the model expects {sensor} of shape {shape}; the simulator renders {shapes[sensor][0]}")
+
+
+def evaluate_car_model(car: CarModel, root: str | Path, *, track: str | Path = DEFAULT_TRACK,
+                       tracks_dir: str | Path | None = None, laps: int = 3, max_steps: int = 3000,
+                       plot: bool = True, stamp: str | None = None) -> EvaluationOutput:
+    """Run ``laps`` evaluation laps of a car model and lay the results out under ``root``.
+
+    Raises:
+        ConfigError: for a model/metadata mismatch or sensors the simulator cannot render,
+            each as one line.
+    """
+    from markov.sim.env import DeepRacerEnv
+
+    if laps < 1:
+        raise ConfigError(f"--laps {laps}: must be at least 1")
+    root = Path(root)
+    stamp = stamp or time.strftime(STAMP_FORMAT)
+    simtrace = root / store_keys.EVALUATION_SIMTRACE.format(stamp=stamp)
+    metrics_path = root / store_keys.EVALUATION_METRICS.format(stamp=stamp)
+    results: list[LapResult] = []
+    records: list[dict] = []
+    paths: list[np.ndarray] = []
+    env_options = {"tracks_dir": Path(tracks_dir)} if tracks_dir is not None else {}
+    with load_frozen_graph(car.frozen_model, f"{car.source}:agent/model.pb") as model:
+        check_frozen_model_matches(model, car.metadata, car.source)
+        env = DeepRacerEnv(car.metadata, track=track, max_steps=max_steps, start_position="fixed",
+                           simtrace=simtrace, **env_options)
+        check_simulator_can_feed(model, env, car.source)
+        try:
+            for lap in range(1, laps + 1):
+                observation, _ = env.reset()
+                speeds, points, done, info = [], [], False, {}
+                while not done:
+                    action = choose_action(model.predict(observation), car.metadata)
+                    observation, _, terminated, truncated, info = env.step(action)
+                    done = terminated or truncated
+                    speeds.append(info["speed"])
+                    params = info["reward_params"]
+                    points.append((params["x"], params["y"]))
+                status = info.get("episode_status", "unknown")
+                elapsed = float(info.get("elapsed_time", 0.0))
+                results.append(LapResult(
+                    lap=lap, status=status, progress=float(info.get("progress", 0.0)), lap_time=info.get("lap_time"),
+                    elapsed_time=elapsed, off_track=int(status == "off_track"),
+                    mean_speed=float(np.mean(speeds)) if speeds else 0.0, steps=len(speeds),
+                ))
+                # One lap per episode: a reset ends it, so each lap counts at most one reset.
+                records.append(evaluation_record(trial=lap, progress=float(info.get("progress", 0.0)), status=status,
+                                                 start_time=env.sim_time - env.episode_time, end_time=env.sim_time,
+                                                 resets={status: 1}))
+                paths.append(np.asarray(points))
+            track_obj = env.track
+        finally:
+            env.close()
+    metrics_path.parent.mkdir(parents=True, exist_ok=True)
+    metrics_path.write_bytes(evaluation_json(records))
+    plot_path = plot_laps(track_obj, paths, simtrace.parents[1] / "laps.png") if plot else None
+    return EvaluationOutput(root=root, stamp=stamp, laps=results, simtrace=simtrace, metrics=metrics_path, plot=plot_path)
+
+
+def plot_laps(track, paths: list[np.ndarray], out: str | Path) -> Path:
+    """A PNG of the track borders with each lap's driven line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 6))
+    for line, style in ((track.inner, "k-"), (track.outer, "k-"), (track.center, "k:")):
+        ax.plot(line[:, 0], line[:, 1], style, linewidth=0.8)
+    for i, path in enumerate(paths, start=1):
+        if len(path):
+            ax.plot(path[:, 0], path[:, 1], linewidth=1.5, label=f"lap {i}")
+    ax.set_aspect("equal")
+    ax.set_title(f"{track.name}: driven line")
+    if paths:
+        ax.legend(loc="best", fontsize="small")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+@dataclass
+class EvaluationSource:
+    """What ``--model`` names, resolved: the car model, where results go, and the run's track."""
+
+    car: CarModel
+    root: Path
+    track: str | None           # the run's recorded track, for runs
+    run: bool
+
+
+def open_evaluation_source(model: str | Path, out_dir: str | Path | None, step: str | int, work_dir: Path,
+                           tracks_dir: str | Path | None = None) -> EvaluationSource:
+    """``--model`` as a car archive (or folder with ``agent/model.pb``) or a run's folder.
+
+    A run's folder (the prefix with ``model/``, or ``model/`` itself) is frozen at ``step`` as
+    ``export --format car`` would, and its results go into that prefix (where the run's
+    training-simtrace and metrics are), unless ``out_dir`` says otherwise. Its recorded track
+    (``model/training_track.json``) is the default track; a route copy stored with the run is
+    used for a route file, and for an image track when no ``tracks_dir`` is given.
+    """
+    from markov.export.archives import read_car_model
+    from markov.export.checkpoint_selection import open_local_model_folder, select_checkpoint
+    from markov.export.model_export import freeze_selected, read_model_metadata
+    from markov.training.track_record import BUILT_IN, IMAGE_WORLD, parse_track_record
+
+    path = Path(model).expanduser()
+    if path.is_file() or (path / "agent" / "model.pb").is_file() or (path / "model.pb").is_file():
+        car = read_car_model(path)
+        root = Path(out_dir) if out_dir is not None else Path("evaluation")
+        # A folder with model/model_metadata.json is one deepracer-utils recognises (a DRfC model upload).
+        metadata_file = root / store_keys.MODEL_METADATA
+        if not metadata_file.exists():
+            metadata_file.parent.mkdir(parents=True, exist_ok=True)
+            metadata_file.write_text(json.dumps(_explicit_metadata(car.metadata), indent=2), encoding="utf-8")
+        return EvaluationSource(car=car, root=root, track=None, run=False)
+    folder = open_local_model_folder(path)
+    metadata, metadata_bytes = read_model_metadata(folder)
+    checkpoint = select_checkpoint(folder, step)
+    frozen, _ = freeze_selected(folder, checkpoint, metadata, work_dir)
+    car = CarModel(frozen_model=frozen, metadata=metadata, source=f"{folder.location} checkpoint {checkpoint}")
+    run_root = folder.path.parent if folder.path.name == "model" else folder.path
+    record = parse_track_record(folder.read(Path(store_keys.TRACK_RECORD).name))
+    track = None
+    if record is not None:
+        track = record.name
+        if record.source != BUILT_IN and not (record.source == IMAGE_WORLD and tracks_dir is not None):
+            copy = run_root / store_keys.ROUTE.format(name=record.name)
+            track = str(copy) if copy.is_file() else record.route
+        log.info("Evaluating on the run's track %s (%s)", record.name, record.source)
+    return EvaluationSource(car=car, root=Path(out_dir) if out_dir is not None else run_root, track=track, run=True)
+
+
+def _explicit_metadata(metadata: ModelMetadata) -> dict:
+    """The car's model_metadata.json with the parser's defaults written out (deepracer-utils reads
+    ``sensor``, ``neural_network`` and ``version`` without defaults)."""
+    return {**metadata.raw, "sensor": list(metadata.sensors), "neural_network": metadata.neural_network,
+            "version": metadata.raw.get("version", metadata.version), "training_algorithm": metadata.training_algorithm,
+            "action_space_type": metadata.action_space_type}
+
+
+def evaluate(model: str | Path, *, track: str | Path | None = None, tracks_dir: str | Path | None = None,
+             laps: int = 3, max_steps: int = 3000, out_dir: str | Path | None = None,
+             step: str | int = "best") -> EvaluationOutput:
+    """``deepracer-trainer evaluate``: resolve ``model``, drive it, lay the results out."""
+    with tempfile.TemporaryDirectory(prefix="deepracer-evaluate-") as tmp:
+        source = open_evaluation_source(model, out_dir, step, Path(tmp), tracks_dir)
+        return evaluate_car_model(source.car, source.root, track=track or source.track or DEFAULT_TRACK,
+                                  tracks_dir=tracks_dir, laps=laps, max_steps=max_steps)

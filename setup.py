@@ -30,6 +30,8 @@ setup(
         "matplotlib>=3.6",
         "pyyaml>=6.0",
         "psutil>=5.9",
+        # local's live progress line: drawn with the console API on legacy Windows consoles (markov.local.progress).
+        "rich>=13",
         # TensorBoard scalars (markov.training.summaries); TensorFlow >= 2.20 no longer pulls it in.
         "tensorboard>=2.16",
         # markov.sim registers DeepRacer-v0 with Gymnasium, for SB3 / CleanRL users (markov.sim.gym_env).
@@ -47,6 +49,9 @@ setup(
         "annoy": ["annoy>=1.17"],
         # gym only for the compat tests that run Coach's own GymEnvironment; the trainer needs none.
         "test": ["pytest>=7.4", "moto[server]>=5.0", "gym>=0.26"],
+        # The tools that read our outputs, for the tests that load them as users do (tests skip without them):
+        # OpenVINO converts the car export as the car's Model Optimizer does; deepracer-utils reads a run's store.
+        "consumers": ["openvino>=2024.0", "deepracer-utils==1.5.6"],
     },
     entry_points={"console_scripts": ["deepracer-trainer=markov.cli.main:main"]},
     classifiers=[

@@ -32,6 +32,8 @@ setup(
         "psutil>=5.9",
         # local's live progress line: drawn with the console API on legacy Windows consoles (markov.local.progress).
         "rich>=13",
+        # local's live progress line: drawn with the console API on legacy Windows consoles (markov.local.progress).
+        "rich>=13",
         # TensorBoard scalars (markov.training.summaries); TensorFlow >= 2.20 no longer pulls it in.
         "tensorboard>=2.16",
         # markov.sim registers DeepRacer-v0 with Gymnasium, for SB3 / CleanRL users (markov.sim.gym_env).

@@ -3,6 +3,10 @@
 The figures come from the children's JSON lines: the rollouts' ``episode`` events and the
 trainer's ``iteration`` reports (``--log-format json``). The history is appended to
 ``progress.jsonl`` so that a resumed run plots the whole model's curve.
+
+In a terminal the live line is drawn by rich, which redraws it with the console API on a legacy
+Windows console (no VT escape codes there) and with ANSI codes elsewhere; in a pipe or a file only
+the per-iteration lines are written, as plain text.
 """
 from __future__ import annotations
 
@@ -12,6 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from statistics import fmean
 from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +61,15 @@ class ProgressView:
         self.live = live
         self._episodes: list[dict] = []
         self.total_laps = sum(point.laps for point in self.history)
+        self._bar: Progress | None = None
+        self._task = None
+        if live:
+            self._bar = Progress(TextColumn("iteration {task.fields[iteration]}"), BarColumn(bar_width=BAR_WIDTH),
+                                 MofNCompleteColumn(), TextColumn("episodes{task.fields[status]}"),
+                                 console=Console(file=stream, highlight=False, soft_wrap=True), auto_refresh=False)
+            self._task = self._bar.add_task("iteration", total=self.episodes_per_iteration,
+                                            iteration=self._next_iteration(), status="")
+            self._bar.start()
 
     def on_event(self, event: dict) -> None:
         kind = event.get("event")
@@ -66,22 +82,32 @@ class ProgressView:
         self._episodes.append(event)
         if event.get("status") == "lap_complete":
             self.total_laps += 1
-        if self.live:
-            self.stream.write("\r" + self.live_line() + "\x1b[K")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self._episodes_done(), iteration=self._next_iteration(),
+                             status="".join(f" | {part}" for part in self._status()))
+            self._bar.refresh()
 
     def live_line(self) -> str:
-        done = min(len(self._episodes), self.episodes_per_iteration)
-        filled = BAR_WIDTH * done // self.episodes_per_iteration
+        """The live line as plain text (what the bar shows, for logs and tests)."""
+        filled = BAR_WIDTH * self._episodes_done() // self.episodes_per_iteration
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        iteration = self.offset + len(self.history_since_start()) + 1
-        parts = [f"iteration {iteration} [{bar}] {done}/{self.episodes_per_iteration} episodes"]
+        head = f"iteration {self._next_iteration()} [{bar}] {self._episodes_done()}/{self.episodes_per_iteration} episodes"
+        return " | ".join([head, *self._status()])
+
+    def _episodes_done(self) -> int:
+        return min(len(self._episodes), self.episodes_per_iteration)
+
+    def _next_iteration(self) -> int:
+        return self.offset + len(self.history_since_start()) + 1
+
+    def _status(self) -> list[str]:
+        parts = []
         if self._episodes:
             last = self._episodes[-1]
             parts.append(f"reward {last.get('reward', 0.0):.1f}")
             parts.append(f"progress {last.get('progress', 0.0):.1f}%")
         parts.append(f"laps {self.total_laps}")
-        return " | ".join(parts)
+        return parts
 
     def history_since_start(self) -> list[IterationPoint]:
         return [point for point in self.history if point.iteration > self.offset]
@@ -103,10 +129,14 @@ class ProgressView:
         progress_text = "n/a" if point.mean_progress is None else f"{point.mean_progress:.1f}%"
         line = (f"iteration {point.iteration}: mean reward {reward}, mean progress {progress_text}, "
                 f"laps {point.laps}/{point.episodes}, checkpoint {point.checkpoint}")
-        self.stream.write(("\r" + line + "\x1b[K\n") if self.live else line + "\n")
-        self.stream.flush()
+        if self._bar is not None:
+            self._bar.update(self._task, completed=0, iteration=self._next_iteration(), status="")
+            self._bar.console.print(line, markup=False)  # above the bar, which now shows the next iteration
+        else:
+            self.stream.write(line + "\n")
+            self.stream.flush()
 
     def close(self) -> None:
-        if self.live:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None

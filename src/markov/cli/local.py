@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from markov.sim.randomization import FLAG_HELP, parse_randomization
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -24,6 +26,8 @@ def register(subparsers) -> None:
     stop.add_argument("--minutes", type=float, metavar="M", help="stop (with a saved checkpoint) after M minutes (default: 30)")
     parser.add_argument("--max-steps", type=int, default=600, metavar="N",
                         help="step limit per episode, 15 steps = 1 s (default: 600)")
+    parser.add_argument("--domain-randomization", "--domain_randomization", dest="domain_randomization",
+                        default="off", metavar="SPEC", help=FLAG_HELP)
     parser.add_argument("--out", type=Path, default=Path("deepracer-local"), metavar="DIR",
                         help="the run's folder; an existing model there is continued (default: ./deepracer-local)")
     parser.add_argument("--redis-host", metavar="HOST", help="use this Redis instead of an embedded one (default: an embedded Redis on loopback)")
@@ -43,11 +47,13 @@ def run(args: argparse.Namespace) -> int:
     from markov.local.session import LocalOptions, run_local
 
     minutes = args.minutes if args.minutes is not None or args.iterations is not None else 30.0
+    parse_randomization(args.domain_randomization)  # a bad value fails here, naming the flag, not in a child
     options = LocalOptions(out=args.out, track=args.track, model_metadata=args.model_metadata,
                            reward_function=args.reward_function, hyperparameters=args.hyperparameters,
                            workers=args.workers, iterations=args.iterations, minutes=minutes,
                            max_steps=args.max_steps, redis_host=args.redis_host, redis_port=args.redis_port,
-                           seed=args.seed, stop_at_progress=args.stop_at_progress, tensorboard=args.tensorboard)
+                           domain_randomization=args.domain_randomization, seed=args.seed,
+                           stop_at_progress=args.stop_at_progress, tensorboard=args.tensorboard)
     print(f"Training in {args.out.resolve()} (logs in {args.out.resolve() / 'logs'}); Ctrl-C stops with a saved checkpoint")
     result = run_local(options)
     if result.message:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from markov.config import SEED_MAX, aws_region, env_value, rollout_index, s3_endpoint_url
 from markov.errors import ConfigError
+from markov.sim.randomization import FLAG_HELP, parse_randomization
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ def register(subparsers) -> None:
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between store polls (default %(default)s)")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of the simulator and the action sampling; worker i uses seed + i (default: none)")
+    parser.add_argument("--domain_randomization", "--domain-randomization", dest="domain_randomization",
+                        default="off", metavar="SPEC", help=FLAG_HELP)
     parser.add_argument("--log-format", "--log_format", dest="log_format", choices=("text", "json"), default="text",
                         help="one line per episode, as text or JSON")
     parser.set_defaults(func=run)
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.num_workers, track=args.track, reward_function=reward, max_steps=args.max_steps,
         redis_host=args.redis_host, redis_port=args.redis_port, redis_password=args.redis_password,
         redis_protocol=args.redis_protocol, wait_timeout=args.wait_timeout, poll_s=args.poll, on_episode=on_episode,
-        seed=args.seed,
+        seed=args.seed, randomization=parse_randomization(args.domain_randomization),
     )
     summary = run_rollout(config)
     print(f"Rollout worker {args.worker_index} done: {summary.iterations} iterations, {summary.episodes} episodes, "

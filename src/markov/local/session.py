@@ -63,6 +63,7 @@ class LocalOptions:
     max_steps: int = LOCAL_MAX_STEPS
     redis_host: str | None = None   # an external Redis instead of the embedded one
     redis_port: int | None = None
+    domain_randomization: str = "off"  # the rollouts' --domain_randomization (markov.sim.randomization)
     seed: int | None = None         # the trainer's graph and shuffles, rollout i's simulator and sampling (seed + i)
     stop_at_progress: float | None = None  # stop once an iteration's mean progress (%) reaches this
     tensorboard: bool = True        # TensorBoard scalars in <out>/tensorboard
@@ -205,7 +206,8 @@ class LocalSession:
                    "--s3_prefix", PREFIX, "--worker_index", str(index), "--num_workers", str(self.options.workers),
                    "--redis_host", host, "--redis_port", str(port), "--track", str(self.options.track),
                    "--reward_function", str(reward), "--max_steps", str(self.options.max_steps),
-                   "--work_dir", str(self.out / "work" / "rollout"), "--poll", "0.5", "--log-format", "json"]
+                   "--work_dir", str(self.out / "work" / "rollout"), "--poll", "0.5", "--log-format", "json",
+                   "--domain_randomization", self.options.domain_randomization]
         if self.options.seed is not None:
             command += ["--seed", str(self.options.seed)]  # the worker adds its index
         return Child(f"rollout-{index}", command, self.out / "logs" / f"rollout-{index}.log")

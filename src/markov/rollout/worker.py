@@ -26,6 +26,7 @@ from markov.memory.redis_server import WORKER_PORT
 from markov.model_metadata import ModelMetadata, load_model_metadata
 from markov.rollout.episode import EpisodeResult
 from markov.sim.env import DEFAULT_MAX_STEPS
+from markov.sim.randomization import OFF, Randomization, describe
 from markov.sim.track_library import DEFAULT_TRACK
 from markov.store import lifecycle
 from markov.store.backend import ObjectStore, get_bytes_or_none
@@ -65,6 +66,7 @@ class RolloutConfig:
     wait_timeout: float = 1200.0                # the image's SAGEMAKER_WAIT_TIME
     poll_s: float = 1.0
     seed: int | None = None                     # seeds this worker's simulator and action sampling
+    randomization: Randomization = OFF          # per-episode domain randomisation, seeded by worker_seed
     on_episode: EpisodeCallback | None = field(default=None, repr=False)
 
     @property
@@ -168,7 +170,9 @@ class RolloutWorker:
         graph_manager, policy = self._build_policy(metadata, hyperparameters, name)
         self._remember_best()
         env = DeepRacerEnv(metadata, track=config.track, reward_function=config.reward_function,
-                           max_steps=config.max_steps, seed=config.worker_seed)
+                           max_steps=config.max_steps, seed=config.worker_seed, randomization=config.randomization)
+        if config.randomization.enabled:
+            log.info("Domain randomisation per episode: %s", describe(config.randomization))
         self._record_track(env)
         metrics = TrainingMetrics.from_json(get_bytes_or_none(config.store, self.keys.training_metrics(config.worker_index)))
         backend = RolloutBackend(redis, config.s3_prefix, episodes_per_iteration=n_episodes,

@@ -11,7 +11,6 @@ from graph_fixtures import GOLDEN_DIR, build_and_save_golden, build_graph
 from markov.errors import ConfigError
 from markov.graph.checkpoint import (
     latest_checkpoint, match_checkpoint_tensors, parse_coach_checkpoint, read_checkpoint_variables,
-    write_coach_checkpoint,
 )
 
 v1 = tf.compat.v1
@@ -73,11 +72,10 @@ def test_match_leaves_out_other_shapes():
 
 
 def test_latest_checkpoint_reads_coach_checkpoint_first(tmp_path):
-    write_coach_checkpoint(tmp_path, "7_Step-900.ckpt")
+    (tmp_path / ".coach_checkpoint").write_text("7_Step-900.ckpt")  # bare name, no newline, as Coach writes it
     (tmp_path / "checkpoint").write_text('model_checkpoint_path: "3_Step-10.ckpt"\n')
     found = latest_checkpoint(tmp_path)
     assert (found.number, found.name, found.path) == (7, "7_Step-900.ckpt", str(tmp_path / "7_Step-900.ckpt"))
-    assert (tmp_path / ".coach_checkpoint").read_bytes() == b"7_Step-900.ckpt"
 
 
 def test_latest_checkpoint_falls_back_to_tf_state_then_index_files(tmp_path):

@@ -70,3 +70,31 @@ def test_coach_policy_samples_discrete_actions_with_their_probabilities(tmp_path
         assert len(chosen) > 1  # sampled, not argmax: a fresh policy is near uniform
     finally:
         manager.sess.close()
+
+
+def test_a_continued_model_keeps_its_recorded_best(tmp_path):
+    """Worker 0 reads the earlier run's best (name and score) and keeps it against this run's checkpoints."""
+    import json
+
+    from markov.checkpoint_records import checkpoint_records_json
+    from markov.rollout.worker import RolloutConfig, RolloutWorker
+    from markov.store.local import LocalStore
+
+    store = LocalStore(tmp_path / "bucket")
+    store.ensure_bucket()
+    keys = ModelKeys("run")
+    store.put_bytes(keys.deepracer_checkpoints,
+                    checkpoint_records_json("3_Step-30.ckpt", "5_Step-50.ckpt", best_metric=80.0))
+    worker = RolloutWorker(RolloutConfig(store=store, s3_prefix="run", work_dir=tmp_path / "work"))
+    worker._remember_best()
+    worker._scores["6_Step-60.ckpt"] = 40.0  # this run's first checkpoint played worse
+    worker._write_records("6_Step-60.ckpt")
+    records = json.loads(store.get_bytes(keys.deepracer_checkpoints))
+    assert records["best_checkpoint"]["name"] == "3_Step-30.ckpt"
+    assert records["best_checkpoint"]["avg_eval_metric"] == 80.0
+    assert records["last_checkpoint"]["name"] == "6_Step-60.ckpt"
+
+    store.put_bytes(keys.deepracer_checkpoints, b"{not json")
+    worker = RolloutWorker(RolloutConfig(store=store, s3_prefix="run", work_dir=tmp_path / "work"))
+    worker._remember_best()  # an unreadable file is ignored with a warning
+    assert worker._scores == {}

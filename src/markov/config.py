@@ -46,6 +46,8 @@ environment variables:
   DEEPRACER_WORK_DIR       default of --work_dir
   DEEPRACER_LOCAL_STORE    default of --local_store
   DEEPRACER_PRECISION      default of --precision (auto)
+  DEEPRACER_STORE_OUTAGE_TIMEOUT
+                           default of --store_outage_timeout (900 s)
   S3_KMS_CMK_ARN_ENV       KMS key for server-side encryption of uploads
   NODE_TYPE, TRAINING_JOB_NAME, SAGEMAKER_TRAINING_MODULE
                            accepted for compatibility with SageMaker launchers (logged only)
@@ -94,6 +96,9 @@ class TrainerConfig:
     log_format: str = "text"
     wait_timeout: float = 600.0
     connect_timeout: float = 60.0
+    # How long a store that stops answering during a run is waited for (docs/reliability.md).
+    store_outage_timeout: float = 900.0
+    new_model: bool = False
     precision: str = AUTO  # resolved against the hardware by markov.graph.precision at start-up
     debug: bool = False
     pid_file: Path | None = None
@@ -189,6 +194,12 @@ def build_arg_parser(environ: Mapping[str, str] | None = None) -> argparse.Argum
         help="progress lines as text or as JSON lines")
     add("--wait_timeout", default="600", help="seconds of waiting (Redis, episodes, S3) before saying what is likely wrong")
     add("--connect_timeout", default="60", help="seconds to retry an unreachable Redis or S3 endpoint before giving up")
+    add("--store_outage_timeout", default=env.get("DEEPRACER_STORE_OUTAGE_TIMEOUT", "900"),
+        help="seconds a store that stops answering during a run is waited for, its checkpoint kept, before the run ends "
+             "(default %(default)s)")
+    add("--new-model", "--new_model", dest="new_model", action="store_true",
+        help="start from fresh weights even when --s3_prefix already holds a model (without it the model is "
+             "continued); existing checkpoints are never overwritten")
     add("--precision", choices=PRECISION_CHOICES, default=env.get("DEEPRACER_PRECISION", AUTO).strip().lower() or AUTO,
         help="training arithmetic: auto (bf16 on CPUs with AMX or AVX-512-BF16, fp16 on GPUs with tensor cores, "
              "else fp32), fp32, bf16 or fp16; checkpoints are fp32 either way (default %(default)s)")
@@ -255,6 +266,9 @@ def parse_trainer_config(argv: Sequence[str] | None = None, environ: Mapping[str
         log_format=args.log_format,
         wait_timeout=_float(args.wait_timeout, "--wait_timeout", 1.0),
         connect_timeout=_float(args.connect_timeout, "--connect_timeout", 0.0),
+        store_outage_timeout=_float(args.store_outage_timeout, "--store_outage_timeout / DEEPRACER_STORE_OUTAGE_TIMEOUT",
+                                    0.0),
+        new_model=args.new_model,
         precision=args.precision,
         debug=args.debug,
         seed=_int(args.seed, "--seed", 0, SEED_MAX) if args.seed is not None else None,

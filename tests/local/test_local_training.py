@@ -76,11 +76,18 @@ def test_rerun_resumes_and_a_killed_rollout_is_restarted(first_run):
     assert killed
     assert process.returncode == 0, output[-4000:]
     assert "rollout-0 exited with code" in output and "restarting it (1/2)" in output
-    assert "Continuing the model" in output
-    assert pointer_number(out) == 5  # 2 before; 3 is the resumed start, then one per iteration
+    assert "Continuing the model" in output and "--s3_prefix" not in output
+    # 2 before, then one per iteration: the restored weights are not republished as a new checkpoint (issue 14).
+    assert pointer_number(out) == 4
+    assert step_of(pointer(out)) > step_of(first_pointer)  # the step count goes on
     assert len((out / "progress.jsonl").read_text().splitlines()) == 4
     trainer_log = (out / "logs" / "trainer.log").read_text()
-    assert f"Pretrained checkpoint {first_pointer}" in trainer_log
+    assert f"Continuing the model in {out.resolve() / PREFIX_DIR / 'model'}" in trainer_log
+    assert f"from its checkpoint {first_pointer}" in trainer_log
+
+
+def step_of(name: str) -> int:
+    return int(name.split("_Step-")[1].split(".")[0])
 
 
 def kill_rollout_after_first_episode(process: subprocess.Popen, rollout_log: Path) -> bool:

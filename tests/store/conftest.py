@@ -22,7 +22,7 @@ def s3_client(aws_env):
 
 @pytest.fixture
 def s3_store(s3_client):
-    return S3Store(BUCKET, region=REGION, backoff_s=0.0, sleep=lambda _s: None)
+    return S3Store(BUCKET, region=REGION)
 
 
 @pytest.fixture

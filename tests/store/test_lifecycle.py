@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -67,10 +68,12 @@ def test_clear_stale_sync_files(store, caplog):
     for key in (KEYS.ip_done, KEYS.ready, KEYS.finished, KEYS.lock, KEYS.coach_checkpoint, KEYS.ip_config):
         store.put_bytes(key, b"old")
     store.put_bytes(KEYS.model_file("37_Step-9.ckpt.index"), b"old")
-    removed = lifecycle.clear_stale_sync_files(store, KEYS)
+    with caplog.at_level(logging.INFO):
+        removed = lifecycle.clear_stale_sync_files(store, KEYS)
     assert set(removed) == {KEYS.ip_done, KEYS.ready, KEYS.finished, KEYS.lock, KEYS.coach_checkpoint}
     assert store.exists(KEYS.ip_config)
-    assert "earlier run" in caplog.text
+    assert "Removed sync files of an earlier run" in caplog.text
+    assert "--s3_prefix" not in caplog.text  # the model there is continued, not warned about (issue 14)
     store.put_bytes(KEYS.coach_checkpoint, b"37_Step-9.ckpt")
     lifecycle.clear_stale_sync_files(store, KEYS, keep_pointer=True)
     assert store.exists(KEYS.coach_checkpoint)

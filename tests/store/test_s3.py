@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from markov.errors import StorageError
-from markov.store.backend import BucketNotFoundError
+from markov.store.backend import BucketNotFoundError, EndpointUnreachableError, StoreUnavailableError
 from markov.store.s3 import UPLOAD_ACL, S3Store, display_endpoint, endpoint_from_env
 
 BUCKET = "bucket"  # created by the s3_client fixture
@@ -71,37 +71,84 @@ def test_store_that_refuses_acls_gets_uploads_without_them(s3_store):
     assert all("x-amz-acl" not in params["headers"] for params in seen[1:])
 
 
+def fail_sends(client, operation, responses):
+    """Answer the next sends of ``operation`` with ``responses``: HTTP statuses (with an error code) or exceptions.
+
+    ``before-send`` sits inside botocore's retry loop, so its standard mode sees these as it
+    would see a server's answers. Returns the list of (operation, attempt) seen.
+    """
+    from botocore.awsrequest import AWSResponse
+
+    queue = list(responses)
+    seen = []
+
+    class _Raw:
+        def __init__(self, body):
+            self.body = body
+
+        def stream(self, **_kwargs):
+            yield self.body
+
+    def handler(request, **_kwargs):
+        seen.append(request.url)
+        if not queue:
+            return None
+        item = queue.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        code, status = item
+        body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
+        return AWSResponse(request.url, status, {}, _Raw(body))
+
+    client.meta.events.register(f"before-send.s3.{operation}", handler)
+    return seen
+
+
 @pytest.mark.parametrize("fault", [("SlowDown", 503), ("InternalError", 500), ("Throttling", 400)])
-def test_throttling_and_5xx_are_retried_with_backoff(s3_client, fault):
-    waits = []
-    store = S3Store(BUCKET, region=REGION, attempts=5, backoff_s=1.0, sleep=waits.append)
-    fail_requests(store.client, "PutObject", [fault, fault])
+def test_throttling_and_5xx_are_retried_by_botocore(s3_client, fault):
+    store = S3Store(BUCKET, region=REGION, attempts=3)
+    sends = fail_sends(store.client, "PutObject", [fault, fault])
     store.put_bytes("p/x", b"payload")
     assert store.get_bytes("p/x") == b"payload"
-    assert len(waits) == 2
-    assert 1 <= waits[0] < 2 and 4 <= waits[1] < 5  # (k**2 + U(0,1)) seconds
+    assert len(sends) == 3  # two refused, the third stored
+
+
+def test_persistent_5xx_is_a_store_unavailable_error(s3_client):
+    store = S3Store(BUCKET, region=REGION, attempts=2)
+    sends = fail_sends(store.client, "PutObject", [("ServiceUnavailable", 503)] * 2)
+    with pytest.raises(StoreUnavailableError) as info:
+        store.put_bytes("p/x", b"payload")
+    assert len(sends) == 2
+    message = str(info.value)
+    assert "'p/x'" in message and "503" in message or "ServiceUnavailable" in message
+    assert "\n" not in message
 
 
 def test_connection_errors_are_retried_then_reported(s3_client):
-    waits = []
-    store = S3Store(BUCKET, region=REGION, attempts=3, backoff_s=0.0, sleep=waits.append)
-    fail_requests(store.client, "GetObject",
-                  [EndpointConnectionError(endpoint_url="http://x")] * 3)
-    with pytest.raises(StorageError) as info:
+    store = S3Store(BUCKET, region=REGION, attempts=3)
+    sends = fail_sends(store.client, "GetObject", [EndpointConnectionError(endpoint_url="http://x")] * 3)
+    with pytest.raises(EndpointUnreachableError) as info:
         store.get_bytes("p/model/.coach_checkpoint")
-    assert len(waits) == 2
+    assert len(sends) == 3
     message = str(info.value)
     assert "cannot reach the S3 endpoint" in message and "'p/model/.coach_checkpoint'" in message
     assert "\n" not in message
 
 
+def test_probe_tries_once(s3_client):
+    store = S3Store(BUCKET, region=REGION, attempts=5)
+    store.probe()
+    sends = fail_sends(store._probe_client, "HeadBucket", [("ServiceUnavailable", 503)])
+    with pytest.raises(StoreUnavailableError):
+        store.probe()
+    assert len(sends) == 1
+
+
 def test_client_errors_are_not_retried(s3_store):
-    waits = []
-    s3_store._sleep = waits.append
-    fail_requests(s3_store.client, "PutObject", [("AccessDenied", 403)])
-    with pytest.raises(StorageError, match=r"access denied to bucket 'bucket', key 'p/x'"):
+    sends = fail_sends(s3_store.client, "PutObject", [("AccessDenied", 403)])
+    with pytest.raises(StorageError, match=r"access denied to bucket 'bucket', key 'p/x'") as info:
         s3_store.put_bytes("p/x", b"")
-    assert waits == []
+    assert len(sends) == 1 and not isinstance(info.value, StoreUnavailableError)
 
 
 def test_bad_credentials_message_names_bucket_key_endpoint_and_no_secret(s3_client, monkeypatch):
@@ -137,7 +184,7 @@ def test_unreachable_endpoint_is_one_line(aws_env):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    store = S3Store(BUCKET, endpoint_url=f"http://127.0.0.1:{port}", region=REGION, attempts=2, sleep=lambda _s: None)
+    store = S3Store(BUCKET, endpoint_url=f"http://127.0.0.1:{port}", region=REGION, attempts=2)
     with pytest.raises(StorageError) as info:
         store.exists("p/model/.lock")
     message = str(info.value)

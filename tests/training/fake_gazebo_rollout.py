@@ -39,10 +39,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--report", type=Path, required=True)
     parser.add_argument("--work_dir", type=Path, default=None)
+    parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds each wait may take")
+    parser.add_argument("--tag_episodes", action="store_true",
+                        help="the last transition's progress is the episode's serial number (1, 2, ...), which the "
+                             "trainer's iteration lines report back: the fault bench counts lost and repeated ones")
     return parser.parse_args(argv)
 
 
-def synthetic_episode(rng: np.random.Generator, steps: int, n_actions: int, camera_shape: tuple[int, ...]):
+def synthetic_episode(rng: np.random.Generator, steps: int, n_actions: int, camera_shape: tuple[int, ...],
+                      tag: int | None = None):
     """A Coach Episode shaped like a camera rollout's: uint8 frames, action probabilities, progress."""
     from rl_coach.core_types import Episode, Transition
 
@@ -56,7 +61,7 @@ def synthetic_episode(rng: np.random.Generator, steps: int, n_actions: int, came
             next_state={"FRONT_FACING_CAMERA": rng.integers(0, 255, camera_shape, dtype=np.uint8)},
             game_over=step == steps - 1,
             info={"all_action_probabilities": np.full(n_actions, 1.0 / n_actions, np.float32), "action": action,
-                  "progress": 100.0 * (step + 1) / steps},
+                  "progress": float(tag) if tag is not None and step == steps - 1 else 100.0 * (step + 1) / steps},
         ))
     return episode
 
@@ -94,7 +99,7 @@ def main(argv: list[str]) -> int:
 
     store = S3Store(args.bucket, endpoint_url=args.endpoint)
     keys = ModelKeys(args.prefix)
-    redis_host = wait_for_ip(store, keys, timeout_s=TIMEOUT_S, poll_s=POLL_S)
+    redis_host = wait_for_ip(store, keys, timeout_s=args.timeout, poll_s=POLL_S)
     log.info("Redis address from ip/ip.json: %s", redis_host)
 
     # Step 2 of §4.2: the model's files, as the image's worker reads them.
@@ -107,7 +112,7 @@ def main(argv: list[str]) -> int:
     restored: list[dict] = []
 
     def restore(expected: int) -> None:
-        name = wait_for_checkpoint(store, keys, checkpoint_dir, expected_number=expected, timeout_s=TIMEOUT_S,
+        name = wait_for_checkpoint(store, keys, checkpoint_dir, expected_number=expected, timeout_s=args.timeout,
                                    poll_s=POLL_S)
         graph_manager.checkpoint_saver.restore(graph_manager.sess, str(checkpoint_dir / name))
         restored.append({"checkpoint": name, "number": get_coach_checkpoint_number(store, keys),
@@ -115,7 +120,7 @@ def main(argv: list[str]) -> int:
         log.info("Restored checkpoint %s", name)
 
     restore(0)
-    wait_for_trainer_ready(store, keys, timeout_s=TIMEOUT_S, poll_s=POLL_S)
+    wait_for_trainer_ready(store, keys, timeout_s=args.timeout, poll_s=POLL_S)
 
     backend = RolloutBackend(RedisConfig(host=redis_host, port=args.redis_port), args.prefix,
                              episodes_per_iteration=args.episodes)
@@ -124,16 +129,24 @@ def main(argv: list[str]) -> int:
     camera_shape = (120, 160, 1)
     n_actions = len(metadata.action_space)
     acked = []
+    played: list[list[int]] = []  # the tags of each iteration's episodes
+    serial = 0
     try:
         for iteration in range(args.iterations):
+            played.append([])
             for _ in range(args.episodes):
-                backend.store_episode(synthetic_episode(rng, args.steps, n_actions, camera_shape))
-            acked.append(backend.wait_for_iterations(iteration + 1, timeout=TIMEOUT_S))
+                serial += 1
+                backend.store_episode(synthetic_episode(rng, args.steps, n_actions, camera_shape,
+                                                        serial if args.tag_episodes else None))
+                played[-1].append(serial)
+            acked.append(backend.wait_for_iterations(iteration + 1, timeout=args.timeout))
             log.info("Iteration %d ended by the trainer: %s", iteration, acked[-1])
-            restore(iteration + 1)
+            if not acked[-1]:
+                raise TimeoutError(f"the trainer did not end iteration {iteration} within {args.timeout:.0f} s")
+            restore(int(restored[-1]["checkpoint"].split("_")[0]) + 1)  # the next one, whoever publishes it
     finally:
         backend.close()
-        args.report.write_text(json.dumps({"restored": restored, "acked": acked}, indent=1))
+        args.report.write_text(json.dumps({"restored": restored, "acked": acked, "played": played}, indent=1))
     return 0
 
 

@@ -185,7 +185,7 @@ class LocalSession:
 
     # -- children --------------------------------------------------------------------------------
 
-    def _trainer(self, metadata: Path, hyperparameters: Path, host: str, port: int, resume: bool) -> Child:
+    def _trainer(self, metadata: Path, hyperparameters: Path, host: str, port: int) -> Child:
         command = [sys.executable, "-m", "training_worker", "--local_store", str(self.store_dir),
                    "--s3_bucket", STORE_BUCKET, "--s3_prefix", PREFIX, "--model_metadata_s3_key", str(metadata),
                    "--redis_host", host, "--redis_port", str(port), "--redis_public_ip", host,
@@ -194,10 +194,8 @@ class LocalSession:
             command += ["--seed", str(self.options.seed)]
         if self.options.tensorboard:
             command += ["--tensorboard_dir", str(self.tensorboard_dir)]
-        if resume:
-            # The same folder and prefix: the trainer keeps the pointer and continues the numbering (§4.4).
-            command += ["--pretrained_s3_bucket", STORE_BUCKET, "--pretrained_s3_prefix", PREFIX,
-                        "--pretrained_checkpoint", "last"]
+        # A store that already holds the model is continued by the trainer itself (docs/reliability.md):
+        # no pretrained flags, so nothing is republished and the numbers and steps go on.
         env = {**os.environ, "SM_TRAINING_ENV": str(hyperparameters)}
         return Child("trainer", command, self.out / "logs" / "trainer.log", env=env)
 
@@ -257,7 +255,7 @@ class LocalSession:
         server, host, port = self._start_redis()
         previous = self._install_signals()
         try:
-            trainer = self._trainer(metadata, hyperparameters, host, port, resume)
+            trainer = self._trainer(metadata, hyperparameters, host, port)
             self.children = [trainer] + [self._rollout(i, reward, host, port) for i in range(self.options.workers)]
             for child in self.children:
                 self._spawn(child)

@@ -108,6 +108,7 @@ class TrainerBackend:
         self._buffer_warned = False
         self._ever_received = False
         self._listeners: int | None = None
+        self._unended: int | None = None  # N of a fetch whose end-of-iteration request is still to send
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -145,11 +146,15 @@ class TrainerBackend:
 
     # -- one iteration -------------------------------------------------------------------------
 
-    def fetch(self, num_episodes: Any = None) -> Iterator[Any]:
+    def fetch(self, num_episodes: Any = None, end_iteration: bool = True) -> Iterator[Any]:
         """Yield the transitions of one iteration's episodes, in episode order.
 
         ``num_episodes`` (an int or Coach's ``EnvironmentEpisodes``) is used unless
         ``episodes_per_iteration`` is set. ``last_fetch`` holds the running statistics.
+        With ``end_iteration=False`` the end-of-iteration request is left to
+        :meth:`end_iteration`: the workers keep their episodes until then, so a trainer killed
+        before it published what it trained on gets the same episodes again when it is rerun
+        (docs/reliability.md).
         """
         if self.episodes_per_iteration is not None:
             wanted = self.episodes_per_iteration
@@ -161,10 +166,33 @@ class TrainerBackend:
         stats = FetchStats(requested=wanted)
         self.last_fetch = stats
         started = time.monotonic()
-        reconnects_before = self._link.reconnects
         self._discard_leftovers()
+        self._unended = None
+        yield from self._exchange(wanted, 0, stats, started, end_iteration)
+        if not end_iteration:
+            self._unended = wanted
 
-        index = 0  # the episode asked for; `wanted` means "end of iteration", answered by the ACK
+    def end_iteration(self, episodes: int | None = None, timeout: float | None = None) -> bool:
+        """Send the end-of-iteration request and wait for the ACK; False if none came within ``timeout``.
+
+        Without ``episodes`` it ends the last ``fetch(end_iteration=False)`` (and does nothing if
+        there is none to end). With it, it ends an iteration of ``episodes`` that an earlier,
+        killed trainer published but did not end (docs/reliability.md).
+        """
+        wanted, self._unended = (self._unended if episodes is None else episode_count(episodes)), None
+        if wanted is None:
+            return True
+        self.start()
+        stats = FetchStats(requested=wanted)
+        for _ in self._exchange(wanted, wanted, stats, time.monotonic(), True, give_up_after=timeout):
+            pass
+        return stats.complete
+
+    def _exchange(self, wanted: int, index: int, stats: FetchStats, started: float, end_iteration: bool,
+                  give_up_after: float | None = None) -> Iterator[Any]:
+        """Request episodes from ``index`` on and yield their transitions; ``index == wanted`` asks for the ACK."""
+        reconnects_before = self._link.reconnects
+        # `index` is the episode asked for; `wanted` means "end of iteration", answered by the ACK
         asked_early = -1  # an index requested as soon as a payload arrived, before it was decoded
         steps_total = 0
         self._request(index)
@@ -180,6 +208,8 @@ class TrainerBackend:
                 last_sent = now
                 continue
             if payload is None:
+                if give_up_after is not None and now - started >= give_up_after:
+                    return
                 if now - last_sent >= self.poll_time:
                     self._request(index)  # lost or not yet answerable: ask again (docs/protocol.md §5.1)
                     last_sent = now
@@ -231,17 +261,18 @@ class TrainerBackend:
                 index = wanted - 1 if index < wanted - 1 else wanted
             else:
                 index += 1
-            if asked_early != index:
+            if asked_early != index and (index < wanted or end_iteration):
                 self._request(index)  # before handing this one to Coach, so that both overlap
             waiting_since = last_sent = last_log = time.monotonic()
             diagnosed = False
             self._ever_received = True
-            if capped:
-                continue
-            self._record(stats, episode)
-            yield from episode.transitions
+            if not capped:
+                self._record(stats, episode)
+                yield from episode.transitions
             del episode, reply
             stats.seconds = time.monotonic() - started
+            if index >= wanted and not end_iteration:
+                break
         stats.reconnects = self._link.reconnects - reconnects_before
         stats.seconds = time.monotonic() - started
         stats.complete = True

@@ -20,8 +20,12 @@ class BucketNotFoundError(StorageError):
     """The bucket itself is missing: never a normal answer, unlike a missing key."""
 
 
-class EndpointUnreachableError(StorageError):
-    """The endpoint did not answer (MinIO not started yet, wrong URL): worth retrying for a while."""
+class StoreUnavailableError(StorageError):
+    """The store answered 5xx or throttled after every try: worth waiting for (docs/reliability.md)."""
+
+
+class EndpointUnreachableError(StoreUnavailableError):
+    """The endpoint did not answer (MinIO not started yet, wrong URL, a dropped network): worth waiting for."""
 
 
 @runtime_checkable

@@ -14,29 +14,26 @@ them from a checkpoint name.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Union
 
-from markov.checkpoint_names import (
-    frozen_model_filename,
-    highest_checkpoint,
-    name_from_tf_state,
-    parse_checkpoint_file,
-    parse_checkpoint_number,
-)
-from markov.checkpoint_records import BEST, LAST, checkpoint_records_json, choose_checkpoint, parse_checkpoint_records
+from markov.checkpoint_names import checkpoint_name, frozen_model_filename, parse_checkpoint_number
+from markov.checkpoint_records import checkpoint_records_json, parse_checkpoint_records
 from markov.errors import StorageError
 from markov.store import keys as keylib
 from markov.store.atomic import PARTIAL_SUFFIX, atomic_write_bytes
-from markov.store.backend import ObjectStore, get_bytes_or_none
+from markov.store.backend import ObjectStore, StoreUnavailableError, get_bytes_or_none
 from markov.store.keys import ModelKeys
+from markov.store.resume import refuse_overwrite
 
 log = logging.getLogger(__name__)
 
 NUM_MODELS_TO_KEEP = 4
+_CHECKPOINT_FILE_PATTERN = re.compile(r"\A([0-9]+)_Step-([0-9]+)\.ckpt\.")
 # The frozen graph of the checkpoint being published: bytes, or a function of the checkpoint name.
 FrozenModel = Optional[Union[bytes, Callable[[str], bytes]]]
 
@@ -139,6 +136,17 @@ class CheckpointPublisher:
         self.keep = max(1, keep)
         self.tf_state_file = tf_state_file
         self._published: deque[tuple[str, tuple[str, ...]]] = deque()
+        self._attempted: set[str] = set()
+
+    def adopt(self, name: str, keys: list[str]) -> None:
+        """Count an earlier run's checkpoint of this model as published here, for retention.
+
+        A continued model keeps ``keep`` checkpoints in all, not ``keep`` per run (docs/reliability.md).
+        """
+        self._published.append((name, tuple(keys)))
+
+    def _is_ours(self, name: str) -> bool:
+        return any(published == name for published, _ in self._published)
 
     def publish(self, name: str | None = None, frozen_model: FrozenModel = None) -> str:
         """Upload one checkpoint and make it the current one; returns its name.
@@ -159,6 +167,9 @@ class CheckpointPublisher:
             raise StorageError(f"checkpoint {name} has no .index file in {self.checkpoint_dir}; "
                                "the TF save did not complete")
 
+        if not self._is_ours(name) and name not in self._attempted:
+            refuse_overwrite(self.store, self.keys, name)  # never write over another run's checkpoint
+        self._attempted.add(name)
         self.store.delete(self.keys.lock)
         self.store.put_bytes(self.keys.lock, b"")
         try:
@@ -169,7 +180,8 @@ class CheckpointPublisher:
                 # Relative paths, as TF writes them for a relative save dir (§4.5).
                 state = f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n'
                 self.store.put_bytes(self.keys.tf_checkpoint_state, state.encode("utf-8"))
-            self._published.append((name, tuple(uploaded)))
+            if not self._is_ours(name):  # a publish repeated after an outage counts once
+                self._published.append((name, tuple(uploaded)))
             records = read_checkpoint_records(self.store, self.keys)
             frozen = self._frozen_bytes(frozen_model if frozen_model is not None else self.frozen_model, name)
             if frozen is not None:
@@ -317,7 +329,11 @@ def wait_for_checkpoint(store: ObjectStore, keys: ModelKeys, local_dir: str | Pa
     """
     deadline = clock() + timeout_s
     while True:
-        name = load_from_store(store, keys, local_dir, expected_number=expected_number)
+        try:
+            name = load_from_store(store, keys, local_dir, expected_number=expected_number)
+        except StoreUnavailableError as exc:  # waiting anyway: a store that is away is waited for too
+            log.warning("Waiting for a checkpoint: %s", exc)
+            name = None
         if name is not None:
             return name
         if clock() >= deadline:
@@ -365,18 +381,12 @@ def download_pretrained(store: ObjectStore, keys: ModelKeys, local_dir: str | Pa
         raise StorageError(f"the pretrained model {store.uri(keys.model_dir)} is empty; check "
                            "--pretrained_s3_bucket and --pretrained_s3_prefix")
     records = read_checkpoint_records(store, keys)
-
-    def pointer() -> str | None:
-        data = get_bytes_or_none(store, keys.coach_checkpoint) if keys.coach_checkpoint in objects else None
-        return data.decode("utf-8", "replace").strip() if data else None
-
-    def tf_state() -> str | None:
-        if metadata_version >= 2 or keys.tf_checkpoint_state not in objects:
-            return None
-        return name_from_tf_state(store.get_bytes(keys.tf_checkpoint_state).decode("utf-8", "replace"))
-
-    name, _ = choose_checkpoint(BEST if checkpoint.strip().lower() == BEST else LAST, (records.best, records.last),
-                                pointer=pointer, tf_state=tf_state)
+    name = records.best if checkpoint.strip().lower() == "best" else records.last
+    if not name and keys.coach_checkpoint in objects:
+        data = get_bytes_or_none(store, keys.coach_checkpoint)
+        name = data.decode("utf-8", "replace").strip() if data else None
+    if not name and metadata_version < 2 and keys.tf_checkpoint_state in objects:
+        name = _name_from_tf_state(store.get_bytes(keys.tf_checkpoint_state))
     local = Path(local_dir)
     name = _download_checkpoint(store, keys, name or "", local, objects)
     # Coach refuses to restore from a folder that holds a TF `checkpoint` state file (§4.4 step 4).
@@ -386,11 +396,21 @@ def download_pretrained(store: ObjectStore, keys: ModelKeys, local_dir: str | Pa
     return PretrainedCheckpoint(name=name, number=number if number is not None else 0, local_dir=local)
 
 
+def _name_from_tf_state(data: bytes) -> str | None:
+    """The checkpoint named on the first line of TF's state file: ``model_checkpoint_path: "<path>"``."""
+    first_line = data.decode("utf-8", "replace").splitlines()[0] if data else ""
+    match = re.search(r'"([^"]*)"', first_line)
+    if not match:
+        return None
+    # 2020 Windows trainers wrote this path with backslashes; only the file name matters.
+    return re.split(r"[\\/]", match.group(1))[-1] or None
+
+
 def _download_checkpoint(store: ObjectStore, keys: ModelKeys, name: str, local_dir: Path, objects: list[str]) -> str:
     """Download checkpoint ``name`` (or, if its files are gone, the highest-numbered one) and point to it."""
     wanted = [key for key in objects if name and keylib.basename(key).startswith(name) and not key.endswith(".pb")]
     if not wanted:
-        newest = highest_checkpoint(keylib.basename(key) for key in objects)
+        newest = _highest_numbered_checkpoint(objects)
         if newest is None:
             raise StorageError(f"no checkpoint files under {store.uri(keys.model_dir)} "
                                f"(pointer names {name or 'nothing'}); the model has no checkpoint to load")
@@ -405,13 +425,23 @@ def _download_checkpoint(store: ObjectStore, keys: ModelKeys, name: str, local_d
     return name
 
 
+def _highest_numbered_checkpoint(objects: list[str]) -> str | None:
+    best: tuple[int, int] | None = None
+    for key in objects:
+        match = _CHECKPOINT_FILE_PATTERN.match(keylib.basename(key))
+        if match:
+            candidate = (int(match.group(1)), int(match.group(2)))
+            best = candidate if best is None or candidate > best else best
+    return checkpoint_name(*best) if best else None
+
+
 def _prune_local_checkpoints(local_dir: Path, current: str, keep: int) -> None:
     """Keep the checkpoint just loaded and the ``keep - 1`` newest others."""
     numbers: dict[int, list[Path]] = {}
     for path in local_dir.iterdir():
-        parsed = parse_checkpoint_file(path.name)
-        if parsed and not path.name.startswith(current + "."):
-            numbers.setdefault(parsed.number, []).append(path)
+        match = _CHECKPOINT_FILE_PATTERN.match(path.name)
+        if match and not path.name.startswith(current + "."):
+            numbers.setdefault(int(match.group(1)), []).append(path)
     for number in sorted(numbers)[:max(0, len(numbers) - (keep - 1))]:
         for path in numbers[number]:
             path.unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from typing import Callable
 from markov.errors import StorageError
 from markov.store import keys as keylib
 from markov.store.atomic import atomic_write_bytes
-from markov.store.backend import ObjectStore, get_bytes_or_none
+from markov.store.backend import ObjectStore, StoreUnavailableError, get_bytes_or_none
 from markov.store.keys import ModelKeys
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def clear_stale_sync_files(store: ObjectStore, keys: ModelKeys, *, keep_pointer:
     A stale ``ip/done`` sends workers to an old Redis address, a stale ``.ready`` or ``.finished``
     breaks the next run (§4.2 "Consequences"), and a stale ``.coach_checkpoint`` with a higher
     number than our first checkpoint makes workers wait forever for a newer one. ``keep_pointer``
-    keeps ``.coach_checkpoint`` (when the pretrained model is this same prefix).
+    keeps ``.coach_checkpoint`` (when the model in this prefix is continued, ``markov.store.resume``).
     """
     stale = [keys.ip_done, keys.lock, keys.ready, keys.finished]
     if not keep_pointer:
@@ -46,10 +46,6 @@ def clear_stale_sync_files(store: ObjectStore, keys: ModelKeys, *, keep_pointer:
         store.delete(key)
     if removed:
         log.info("Removed sync files of an earlier run: %s", ", ".join(store.uri(key) for key in removed))
-    old = [key for key in store.list(keys.model_dir) if ".ckpt." in key]
-    if old:
-        log.warning("%s already holds %d checkpoint files of an earlier run; use a new --s3_prefix "
-                    "for a new model", store.uri(keys.model_dir), len(old))
     return removed
 
 
@@ -62,6 +58,8 @@ def download_model_metadata(store: ObjectStore, key: str, local_path: str | Path
     local = Path(local_path)
     try:
         store.download_file(key, local)
+    except StoreUnavailableError:
+        raise  # the store is away, the key may well be there: the caller waits (markov.store.outage)
     except StorageError as exc:
         raise StorageError(f"cannot get the model metadata {store.uri(key)}: {exc}; check --model_metadata_s3_key") from None
     return local
@@ -136,9 +134,18 @@ def wait_for_trainer_ready(store: ObjectStore, keys: ModelKeys, *, timeout_s: fl
 def _wait_for(store: ObjectStore, key: str, what: str, timeout_s: float, poll_s: float,
               sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
     deadline = clock() + timeout_s
-    while not store.exists(key):
+    while not _exists_or_away(store, key):
         if clock() >= deadline:
             raise StorageError(f"gave up waiting for {what}: {store.uri(key)} did not appear within {timeout_s:.0f} s; "
                                "is the trainer running with this bucket and prefix?")
         log.info("Waiting for %s (%s)", what, store.uri(key))
         sleep(poll_s)
+
+
+def _exists_or_away(store: ObjectStore, key: str) -> bool:
+    """Whether ``key`` exists; a store that is away counts as "not yet", since the caller waits anyway."""
+    try:
+        return store.exists(key)
+    except StoreUnavailableError as exc:
+        log.warning("Waiting for %s: %s", store.uri(key), exc)
+        return False

@@ -8,9 +8,7 @@ credential.
 from __future__ import annotations
 
 import logging
-import random
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
@@ -25,7 +23,7 @@ from markov.config import S3_ENDPOINT_ENV, s3_endpoint_url
 from markov.errors import StorageError
 from markov.store import keys as keylib
 from markov.store.atomic import atomic_write
-from markov.store.backend import BucketNotFoundError, EndpointUnreachableError, ObjectNotFoundError
+from markov.store.backend import BucketNotFoundError, EndpointUnreachableError, ObjectNotFoundError, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +33,7 @@ KMS_ENV = "S3_KMS_CMK_ARN_ENV"
 # into another account's bucket stay readable by the bucket owner.
 UPLOAD_ACL = "bucket-owner-full-control"
 
+# What botocore's standard mode treats as throttling; after its last try they mean "come back later".
 _THROTTLING_CODES = {
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
     "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
@@ -76,11 +75,10 @@ class S3Store:
             when that is unset too.
         region: AWS region; None lets boto3 decide (``AWS_REGION``, profile, then us-east-1).
         kms_key_arn: when set, uploads are encrypted with this KMS key (§4.1).
-        attempts: tries per request on throttling, 5xx and connection errors.
-        backoff_s: base delay; the wait before try ``k+1`` is ``(k**2 + U(0,1)) * backoff_s``,
-            the image's schedule.
+        attempts: tries per request on throttling, 5xx and dropped connections, made by botocore's
+            standard retry mode (exponential backoff with jitter, at most 20 s between tries).
+            A store that stays away longer is the caller's to wait for (docs/reliability.md).
         client: an existing boto3 S3 client (tests); built from the other arguments if None.
-        sleep: the sleep function (tests).
     """
 
     def __init__(
@@ -91,9 +89,7 @@ class S3Store:
         region: str | None = None,
         kms_key_arn: str | None = None,
         attempts: int = 5,
-        backoff_s: float = 1.0,
         client: Any = None,
-        sleep: Callable[[float], None] = time.sleep,
     ):
         if not bucket or "/" in bucket:
             raise StorageError(f"S3 bucket name {bucket!r} is not valid; give a bare bucket name (no s3://, no '/')")
@@ -101,10 +97,10 @@ class S3Store:
         self.endpoint_url = endpoint_url or endpoint_from_env()
         self.kms_key_arn = kms_key_arn or None
         self.attempts = max(1, attempts)
-        self.backoff_s = backoff_s
-        self._sleep = sleep
         self._send_acl = True
-        self.client = client if client is not None else _make_client(self.endpoint_url, region)
+        self._injected = client is not None
+        self.client = client if client is not None else _make_client(self.endpoint_url, region, self.attempts)
+        self._probe_client = None
         self.region = self.client.meta.region_name
         self._endpoint_text = display_endpoint(self.endpoint_url, self.region)
 
@@ -218,20 +214,20 @@ class S3Store:
         except ObjectNotFoundError:
             pass  # some S3-compatible stores answer 404 where S3 answers 204
 
-    # -- retries and errors -----------------------------------------------------------------
+    # -- errors -----------------------------------------------------------------------------
+
+    def probe(self) -> None:
+        """``check`` with one try: the caller's own loop retries (start-up, bounded by --connect_timeout)."""
+        if self._probe_client is None:
+            self._probe_client = self.client if self._injected else _make_client(self.endpoint_url, self.region, 1)
+        self._call("head_bucket", None, lambda: self._probe_client.head_bucket(Bucket=self.bucket))
 
     def _call(self, operation: str, key: str | None, request: Callable[[], Any]) -> Any:
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return request()
-            except (ClientError, BotoCoreError) as exc:
-                if attempt == self.attempts or not _is_retryable(exc):
-                    raise self._error(operation, key, exc) from None
-                delay = (attempt ** 2 + random.random()) * self.backoff_s
-                log.warning("S3 %s %s failed (%s); retry %d of %d in %.1f s", operation,
-                            self.uri(key) if key else self.location, _describe(exc), attempt, self.attempts - 1, delay)
-                self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        """One request; botocore's standard retry mode has already retried throttling, 5xx and dropped connections."""
+        try:
+            return request()
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(operation, key, exc) from None
 
     def _error(self, operation: str, key: str | None, exc: Exception) -> StorageError:
         where = f"bucket '{self.bucket}', key '{key}'" if key else f"bucket '{self.bucket}'"
@@ -239,7 +235,7 @@ class S3Store:
         if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
             return StorageError(f"no usable AWS credentials for {where} {at}; set AWS_ACCESS_KEY_ID and "
                                 "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)")
-        if isinstance(exc, (BotoConnectionError, ConnectionClosedError, ReadTimeoutError)):
+        if _is_connection_error(exc):
             return EndpointUnreachableError(f"cannot reach the S3 endpoint {self._endpoint_text} ({where}): {_describe(exc)}; "
                                 f"is MinIO running, and is {ENDPOINT_ENV} / --s3_endpoint_url right?")
         code = _code(exc)
@@ -254,6 +250,9 @@ class S3Store:
         if code in _ACCESS_DENIED_CODES:
             return StorageError(f"access denied to {where} {at} ({operation}); the credentials lack permission "
                                 "for this bucket")
+        if _is_throttling_or_5xx(exc):
+            return StoreUnavailableError(f"S3 {operation} failed for {where} {at}: {_describe(exc)} "
+                                         f"after {self.attempts} tries; the store is overloaded or restarting")
         return StorageError(f"S3 {operation} failed for {where} {at}: {_describe(exc)}")
 
 
@@ -272,12 +271,13 @@ def _shared_session() -> boto3.session.Session:
     return _SESSION
 
 
-def _make_client(endpoint_url: str | None, region: str | None):
+def _make_client(endpoint_url: str | None, region: str | None, attempts: int):
     config = Config(
         connect_timeout=20,
         read_timeout=120,
-        # Our own loop retries (the image's backoff); botocore's inner retries would multiply it.
-        retries={"total_max_attempts": 1, "mode": "standard"},
+        # botocore's standard mode retries throttling, 5xx and dropped connections with capped
+        # exponential backoff; a longer outage is ridden out above the store (docs/reliability.md).
+        retries={"total_max_attempts": attempts, "mode": "standard"},
         # MinIO and most S3-compatible servers need path-style addressing.
         s3={"addressing_style": "path"} if endpoint_url else None,
     )
@@ -301,9 +301,11 @@ def _status(exc: Exception) -> int:
     return 0
 
 
-def _is_retryable(exc: Exception) -> bool:
-    if isinstance(exc, (BotoConnectionError, ConnectionClosedError, ReadTimeoutError)):
-        return True
+def _is_connection_error(exc: Exception) -> bool:
+    return isinstance(exc, (BotoConnectionError, ConnectionClosedError, ReadTimeoutError))
+
+
+def _is_throttling_or_5xx(exc: Exception) -> bool:
     return _code(exc) in _THROTTLING_CODES or _status(exc) >= 500 or _status(exc) == 429
 
 

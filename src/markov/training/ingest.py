@@ -14,6 +14,11 @@ from typing import Iterable
 from rl_coach.core_types import EnvironmentSteps, RunPhase, Transition
 
 
+def continue_step_count(graph_manager, steps: int) -> None:
+    """Start the TRAIN step counter at ``steps``: a continued model's checkpoint names go on from its last one."""
+    graph_manager.total_steps_counters[RunPhase.TRAIN][EnvironmentSteps] = steps
+
+
 def ingest_transitions(graph_manager, transitions: Iterable[Transition]) -> int:
     """Hand every transition to the agent; returns how many were ingested.
 

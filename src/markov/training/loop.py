@@ -2,9 +2,14 @@
 
 Start-up publishes, in the order the simulation workers wait for them (docs/protocol.md §4.2):
 model metadata, hyperparameters, ``ip/ip.json`` then ``ip/done``, the initial checkpoint, and
-``.ready`` once subscribed to Redis. Then each iteration fetches N episodes, trains, checks
-the loss for NaN and publishes a checkpoint with its frozen graph. ``.finished`` is written at
-exit on every path, and nothing is left running: the process ends by itself.
+``.ready`` once subscribed to Redis. A prefix that already holds a model is continued from its
+newest whole checkpoint instead (``markov.store.resume``): nothing is republished, numbers and
+step counts go on. Then each iteration fetches N episodes, trains, checks the loss for NaN,
+publishes a checkpoint with its frozen graph and only then ends the iteration on Redis, so
+that a trainer killed before its publish is given the same episodes again when rerun. A store
+that stops answering is waited for (``--store_outage_timeout``) rather than ending the run.
+``.finished`` is written at exit on every path, and nothing is left running: the process ends
+by itself. docs/reliability.md says what happens under each fault.
 """
 from __future__ import annotations
 
@@ -20,14 +25,19 @@ from markov.errors import ConfigError, StorageError, TrainingError
 from markov.hyperparameters import HyperParameters, hyperparameters_from_sm_training_env, parse_hyperparameters
 from markov.model_metadata import SAC, ModelMetadata, load_model_metadata
 from markov.public_address import choose_public_address
-from markov.store import factory, lifecycle
-from markov.store.backend import EndpointUnreachableError, ObjectStore
+from markov.store import factory, lifecycle, resume
+from markov.store.backend import ObjectStore
 from markov.store.checkpoints import CheckpointPublisher, download_pretrained
+from markov.store.outage import ride_out
 from markov.store.keys import ModelKeys, split_s3_uri
 from markov.training.progress import IterationReport
 from markov.training.stop import GracefulStop, StopRequested
 
 log = logging.getLogger(__name__)
+# In --work_dir: the checkpoint whose iteration was last ended on Redis. A rerun that finds an
+# older name there ends the iteration its predecessor published but was killed before ending.
+ENDED_MARKER = "ended_iteration"
+FLUSH_TIMEOUT_S = 10.0
 progress_log = logging.getLogger("markov.training.progress")
 
 
@@ -65,8 +75,13 @@ def run_training(config: TrainerConfig, store: ObjectStore | None = None) -> int
     try:
         _wait_until_reachable(store, config.connect_timeout, stop)
 
+        def at_start_up(action, what: str):
+            """A start-up step; 5xx and throttling are retried within --connect_timeout."""
+            return ride_out(action, what, config.connect_timeout, setting="--connect_timeout",
+                            interruptible=stop.interruptible)
+
         # 1. What to train: model metadata and hyperparameters (§1.4, §1.5).
-        metadata_path = _fetch_model_metadata(config, store)
+        metadata_path = at_start_up(lambda: _fetch_model_metadata(config, store), "fetching the model metadata")
         try:
             metadata = load_model_metadata(metadata_path)
         except ConfigError as exc:  # name the file the user gave, not our downloaded copy
@@ -79,20 +94,36 @@ def run_training(config: TrainerConfig, store: ObjectStore | None = None) -> int
         echo = hyperparameters.echo_json(metadata.training_algorithm)
         log.info("Using the following hyper-parameters\n%s", echo)
 
-        # 2. Start-up objects, in the order the workers wait for them (§4.2 steps 1-4).
+        # 2. What the prefix holds: a model to continue, half checkpoints a kill left (docs/reliability.md).
         started = True
-        lifecycle.clear_stale_sync_files(store, keys, keep_pointer=_pretrained_is_this_prefix(config))
-        lifecycle.publish_model_metadata(store, keys, metadata_path)
+        state = at_start_up(lambda: resume.inspect_and_clean(store, keys), f"reading {store.uri(keys.model_dir)}")
+        continued = state.newest if not config.new_model else None
+        if config.new_model and state.newest is not None:
+            log.warning("--new-model: starting from fresh weights; the %d checkpoints in %s stay, and the new ones are "
+                        "numbered from %d so that none is overwritten", len(state.checkpoints),
+                        store.uri(keys.model_dir), state.highest_number + 1)
+
+        # 3. Start-up objects, in the order the workers wait for them (§4.2 steps 1-4).
+        at_start_up(lambda: lifecycle.clear_stale_sync_files(store, keys, keep_pointer=continued is not None),
+                    "removing an earlier run's sync files")
+        at_start_up(lambda: lifecycle.publish_model_metadata(store, keys, metadata_path), "publishing the model metadata")
         config.model_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(metadata_path, config.model_dir / "model_metadata.json")
-        lifecycle.publish_hyperparameters(store, keys, echo)
+        at_start_up(lambda: lifecycle.publish_hyperparameters(store, keys, echo), "publishing the hyperparameters")
         address, why = choose_public_address(config.redis.public_ip)
         log.info("Rollout workers will reach Redis at %s (%s)", address, why)
-        lifecycle.publish_ip_config(store, keys, address)
+        at_start_up(lambda: lifecycle.publish_ip_config(store, keys, address), "publishing ip/ip.json")
 
-        # 3. The graph, from fresh weights or a pretrained model (§4.4), and checkpoint 0 (§4.3).
+        # 4. The graph: the model continued, a pretrained model (§4.4) or fresh weights with checkpoint 0 (§4.3).
         restore_dir = None
-        if config.use_pretrained:
+        if continued is not None:
+            log.info("Continuing the model in %s from its checkpoint %s; new checkpoints are numbered from %d "
+                     "(pass --new-model to start from fresh weights instead)", store.uri(keys.model_dir),
+                     continued.name, continued.number + 1)
+            restore_dir = at_start_up(
+                lambda: resume.download_checkpoint(store, continued, config.pretrained_checkpoint_dir / "agent"),
+                f"downloading checkpoint {continued.name}")
+        elif config.use_pretrained:
             pretrained_store = open_store(config, bucket=config.pretrained_s3_bucket)
             pretrained = download_pretrained(pretrained_store, ModelKeys(config.pretrained_s3_prefix),
                                              config.pretrained_checkpoint_dir / "agent",
@@ -105,8 +136,19 @@ def run_training(config: TrainerConfig, store: ObjectStore | None = None) -> int
         publisher = CheckpointPublisher(store, keys, checkpoint_dir, frozen_model=freeze,
                                         frozen_dir=config.work_dir / "frozen_models" / "agent", model_dir=config.model_dir,
                                         tf_state_file=config.redis.protocol == "2020")
-        graph_manager.save_checkpoint()
-        publisher.publish()
+        if continued is not None:
+            # The restored weights are that checkpoint: the pointer names it, nothing is republished.
+            from markov.training.ingest import continue_step_count
+
+            continue_step_count(graph_manager, continued.step)
+            for entry in state.checkpoints:
+                publisher.adopt(entry.name, entry.keys)
+            at_start_up(lambda: resume.point_to(store, keys, continued), f"pointing to checkpoint {continued.name}")
+        else:
+            # Numbers go on after whatever the prefix holds, so no earlier checkpoint is written over.
+            graph_manager.checkpoint_id = max(graph_manager.checkpoint_id, state.highest_number + 1)
+            graph_manager.save_checkpoint()
+            _mark_ended(config, _publish(publisher, config, stop))
 
         # 4. Subscribe, then tell the workers we are ready (§4.2 steps 7-8).
         from markov.memory.trainer_backend import TrainerBackend, max_memory_steps_for
@@ -119,7 +161,10 @@ def run_training(config: TrainerConfig, store: ObjectStore | None = None) -> int
         )
         with stop.interruptible():
             backend.start()
-        lifecycle.signal_ready(store, keys, checkpoint_dir)
+            if continued is not None:
+                _end_unended_iteration(backend, config, continued.name, n_episodes)
+        ride_out(lambda: lifecycle.signal_ready(store, keys, checkpoint_dir), "writing model/.ready",
+                 config.store_outage_timeout, setting="--store_outage_timeout", interruptible=stop.interruptible)
 
         # 5. Train (§7.1).
         _training_loop(graph_manager, backend, publisher, metadata, hyperparameters, n_episodes, config, stop)
@@ -156,7 +201,7 @@ def _training_loop(graph_manager, backend, publisher, metadata: ModelMetadata, h
         began = time.monotonic()
         try:
             with stop.interruptible():
-                ingest_transitions(graph_manager, samples.collect(backend.fetch(n_episodes)))
+                ingest_transitions(graph_manager, samples.collect(backend.fetch(n_episodes, end_iteration=False)))
         except StopRequested:
             log.info("Stopped during a fetch; the episodes of this unfinished iteration are not trained on")
             _final_checkpoint(graph_manager, publisher)
@@ -177,7 +222,7 @@ def _training_loop(graph_manager, backend, publisher, metadata: ModelMetadata, h
             raise TrainingError("NaN detected in loss function, aborting training. Lower 'lr' or check the reward "
                                 "function for huge or non-finite rewards")
         graph_manager.save_checkpoint()
-        name = publisher.publish()
+        name = _publish(publisher, config, stop)
         published = time.monotonic()
 
         report = IterationReport(
@@ -192,6 +237,14 @@ def _training_loop(graph_manager, backend, publisher, metadata: ModelMetadata, h
         progress_log.info(report.as_json() if config.log_format == "json" else report.as_text())
         if summaries is not None:
             summaries.write(report)  # flushed at once: nothing to close on any way out
+        # Only now may the workers forget this iteration's episodes: they are in a published checkpoint.
+        try:
+            with stop.interruptible():
+                backend.end_iteration()
+            _mark_ended(config, name)
+        except StopRequested:
+            log.info("Stopped while ending iteration %d; its checkpoint %s is published", iteration, name)
+            return
         if stop.requested:
             log.info("Stopping after iteration %d as requested (%s)", iteration, stop.signal_name)
             return
@@ -202,6 +255,41 @@ def _final_checkpoint(graph_manager, publisher) -> None:
     """Save and publish once more on a stop, as the image does (§7.1 step 4)."""
     graph_manager.save_checkpoint()
     publisher.publish()
+
+
+def _mark_ended(config: TrainerConfig, name: str) -> None:
+    (config.work_dir / ENDED_MARKER).write_text(name, encoding="utf-8")
+
+
+def _end_unended_iteration(backend, config: TrainerConfig, continued: str, n_episodes: int) -> None:
+    """End the iteration of ``continued`` on Redis if the run that published it was killed before it could.
+
+    Its episodes are in that checkpoint; rollout workers still holding them would otherwise serve
+    them again, to be trained on twice. Only a marker naming an older checkpoint says so: with no
+    marker (another --work_dir) nothing is sent, since the workers may hold episodes not yet trained on.
+    """
+    marker = config.work_dir / ENDED_MARKER
+    ended = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+    if ended is not None and ended != continued:
+        log.info("Ending the iteration of checkpoint %s on Redis: the earlier run published it but was stopped "
+                 "before it could tell the rollout workers", continued)
+        if not backend.end_iteration(n_episodes, timeout=FLUSH_TIMEOUT_S):
+            log.info("No rollout worker answered within %.0f s; none holds that iteration's episodes", FLUSH_TIMEOUT_S)
+    _mark_ended(config, continued)
+
+
+def _publish(publisher: CheckpointPublisher, config: TrainerConfig, stop: GracefulStop) -> str:
+    """Publish the newest local checkpoint; a store that does not answer is waited for, the checkpoint kept.
+
+    Nothing else could happen meanwhile: every rollout worker waits for this checkpoint before
+    it plays again (docs/protocol.md §4.2). A repeated publish starts again from the first file,
+    so the pointer never names a checkpoint whose files are not all there.
+    """
+    from markov.store.checkpoints import read_local_coach_checkpoint
+
+    name = read_local_coach_checkpoint(publisher.checkpoint_dir)
+    return ride_out(lambda: publisher.publish(name), f"publishing checkpoint {name}", config.store_outage_timeout,
+                    setting="--store_outage_timeout", interruptible=stop.interruptible)
 
 
 def _signal_mean(agent, name: str) -> float | None:
@@ -251,34 +339,12 @@ def _fetch_model_metadata(config: TrainerConfig, store: ObjectStore) -> Path:
     return lifecycle.download_model_metadata(source, key, local)
 
 
-def _pretrained_is_this_prefix(config: TrainerConfig) -> bool:
-    return config.use_pretrained and config.pretrained_s3_bucket == config.s3_bucket \
-        and config.pretrained_s3_prefix == config.s3_prefix
-
-
 def _wait_until_reachable(store: ObjectStore, timeout: float, stop: GracefulStop) -> None:
-    """Retry an unreachable endpoint for ``timeout`` seconds; other errors (no bucket, bad keys) fail at once."""
-    deadline = time.monotonic() + timeout
-    last_log = 0.0
-    # This loop is the retry, bounded by --connect_timeout; the store's own retries (about 30 s
-    # for S3Store) would otherwise run first on every check, whatever the timeout says.
-    attempts = getattr(store, "attempts", None)
-    if attempts is not None:
-        store.attempts = 1
-    try:
-        while True:
-            try:
-                store.check()
-                return
-            except EndpointUnreachableError as exc:
-                if time.monotonic() >= deadline:
-                    raise
-                if time.monotonic() - last_log >= 30 or last_log == 0.0:
-                    log.info("Waiting for the store %s (%s); giving up in %.0f s", store.location, exc,
-                             deadline - time.monotonic())
-                    last_log = time.monotonic()
-                with stop.interruptible():
-                    time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
-    finally:
-        if attempts is not None:
-            store.attempts = attempts
+    """Retry an unreachable, overloaded or restarting store for ``timeout`` seconds (--connect_timeout).
+
+    Other errors (no bucket, refused credentials) fail at once. Each check is a single try, so
+    that botocore's own retries do not stretch the timeout.
+    """
+    check = getattr(store, "probe", store.check)
+    ride_out(check, f"connecting to {store.location}", timeout, setting="--connect_timeout",
+             interruptible=stop.interruptible)

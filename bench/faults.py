@@ -1,0 +1,184 @@
+"""Faults against a short real training; prints one table (docs/reliability.md).
+
+Each row runs the trainer (``python -m training_worker``) with a rollout process that keeps
+running across the trainer's restarts (tests/training/fake_gazebo_rollout.py: synthetic,
+tagged episodes), a real redis-server and a moto S3 server reached through a loopback proxy
+(tests/training/s3_fault_proxy.py), and injects one fault:
+
+    python bench/faults.py                      # every row
+    python bench/faults.py --rows sigkill,s3-drop-20s --outage-scale 0.2
+
+Columns: fault, tries, survived (the rollout finished every iteration, checkpoints restored in
+order, the trainer exited 0 at the end), checkpoints lost (a published checkpoint written over),
+episodes lost (the rollout was told to forget them and no published checkpoint was trained on
+them) or duplicated (trained into two checkpoints), and what the user saw in the trainer's log.
+``--outage-scale`` shortens the S3 drops (the 5-minute row at 0.2 is a 60 s drop); the table
+says which length ran.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests" / "training")]
+
+from fault_harness import FaultRun  # noqa: E402
+from s3_fault_proxy import S3FaultProxy  # noqa: E402
+
+HOSTILE = b"cos\nsystem\n(S'echo pwned'\ntR."  # a pickle that would run a shell command
+
+
+def run_sigkill(ctx, tries: int):
+    rng = random.Random(15)
+    with ctx.run(iterations=3 + tries) as run:
+        for k in range(tries):
+            run.wait_for_pointer(1 + k)
+            time.sleep(rng.uniform(0.0, 4.0))  # anywhere in fetch, training, save, publish, retention
+            run.signal_trainer(signal.SIGKILL)
+            run.rerun_trainer()
+        return run, run.finish()
+
+
+def run_sigterm(ctx, tries: int):
+    with ctx.run(iterations=3 + tries) as run:
+        for k in range(tries):
+            run.wait_for_pointer(1 + k)
+            time.sleep(0.3 * k)  # fetch, then deeper into the iteration
+            run.signal_trainer(signal.SIGTERM)
+            run.rerun_trainer()
+        return run, run.finish()
+
+
+def run_redis_restart(ctx, tries: int):
+    with ctx.run(iterations=3) as run:
+        for _ in range(tries):
+            run.wait_for_pointer(1)
+            ctx.redis.close()
+            time.sleep(5)
+            ctx.restart_redis()
+        return run, run.finish()
+
+
+def run_s3_drop(seconds: float):
+    def inject(ctx, tries: int):
+        with ctx.run(iterations=3, via_proxy=True) as run:
+            run.wait_for_pointer(1)
+            ctx.proxy.mode = "drop"
+            time.sleep(seconds)
+            ctx.proxy.mode = "pass"
+            return run, run.finish()
+    return inject
+
+
+def run_put_failures(ctx, tries: int):
+    with ctx.run(iterations=4, via_proxy=True) as run:
+        ctx.proxy.put_failure = 0.3
+        outcome = run.finish()
+        ctx.proxy.put_failure = 0.0
+        return run, outcome
+
+
+def run_hostile_pickles(ctx, tries: int):
+    import redis
+
+    from markov.memory import channels
+
+    with ctx.run(iterations=3) as run:
+        run.wait_for_pointer(1)
+        replies = channels.channels_for(run.prefix, channels.DEFAULT_AGENT, channels.CURRENT).replies
+        client = redis.Redis(host="127.0.0.1", port=ctx.redis.port)
+        for _ in range(tries):
+            client.publish(replies, HOSTILE)
+            client.publish(replies, HOSTILE[:-5])  # truncated
+        client.close()
+        return run, run.finish()
+
+
+class Context:
+    """One moto server, one redis-server and one proxy for all rows; a fresh prefix per row."""
+
+    def __init__(self, folder: Path) -> None:
+        from moto.server import ThreadedMotoServer
+        import boto3
+
+        from markov.memory.redis_server import LOOPBACK, RedisServer, free_port
+
+        self.folder = folder
+        self._redis_class, self._free_port = RedisServer, free_port
+        port = free_port()
+        self.moto = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
+        self.moto.start()
+        self.endpoint = f"http://{LOOPBACK}:{port}"
+        self.s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+        self.s3.create_bucket(Bucket="bucket")
+        self.redis_port = free_port()
+        self.restart_redis()
+        self.proxy = S3FaultProxy(self.endpoint).start()
+        self.rows = 0
+
+    def restart_redis(self) -> None:
+        (self.folder / "redis").mkdir(parents=True, exist_ok=True)
+        self.redis = self._redis_class(port=self.redis_port, bind=("127.0.0.1",), workdir=self.folder / "redis")
+        self.redis.start()
+
+    def run(self, iterations: int, via_proxy: bool = False) -> "_Run":
+        self.rows += 1
+        run = FaultRun(self.folder / f"row{self.rows}", self.s3, self.endpoint, self.redis_port,
+                       prefix=f"rl-fault-{self.rows}", iterations=iterations,
+                       trainer_endpoint=self.proxy.url if via_proxy else None, rollout_timeout=900)
+        return _Run(run)
+
+    def close(self) -> None:
+        self.proxy.close()
+        self.redis.close()
+        self.moto.stop()
+
+
+class _Run:
+    def __init__(self, run: FaultRun) -> None:
+        self.run = run
+
+    def __enter__(self) -> FaultRun:
+        return self.run.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.run.close()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", default="all", help="comma-separated row names (default: all)")
+    parser.add_argument("--tries", type=int, default=3, help="kills or injections per row where that applies")
+    parser.add_argument("--outage-scale", type=float, default=1.0, help="multiply the S3 drop lengths (default 1)")
+    args = parser.parse_args(argv)
+    drops = {f"s3-drop-{label}": seconds * args.outage_scale for label, seconds in (("20s", 20), ("60s", 60), ("5min", 300))}
+    rows = {"sigkill": run_sigkill, "sigterm": run_sigterm, "redis-restart": run_redis_restart,
+            **{name: run_s3_drop(seconds) for name, seconds in drops.items()},
+            "put-30pct": run_put_failures, "hostile-pickles": run_hostile_pickles}
+    wanted = list(rows) if args.rows == "all" else args.rows.split(",")
+    print("| fault | tries | survived | checkpoints lost | episodes lost / duplicated | what the user saw |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="faults-") as folder:
+        ctx = Context(Path(folder))
+        try:
+            for name in wanted:
+                tries = 1 if name.startswith("s3-drop") else args.tries
+                label = f"{name} ({drops[name]:.0f} s)" if name in drops else name
+                began = time.monotonic()
+                run, outcome = rows[name](ctx, tries)
+                print(f"| {label} | {tries} | {'yes' if outcome.survived else 'NO'} | {outcome.checkpoints_lost} | "
+                      f"{outcome.episodes_lost} / {outcome.episodes_duplicated} | {run.user_saw()} "
+                      f"({time.monotonic() - began:.0f} s) |", flush=True)
+        finally:
+            ctx.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

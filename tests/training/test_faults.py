@@ -1,0 +1,78 @@
+"""Issue 15: a rerun never clobbers the model, and S3 outages are ridden out (the fast subset of bench/faults.py).
+
+Real processes: the trainer, a rollout (fake_gazebo_rollout.py) that keeps running across the
+trainer's restarts, a redis-server, and moto or SeaweedFS, reached through a loopback proxy
+that drops connections or answers 503 on command. Redis drops have their own tests in
+tests/memory/test_redis_reconnect.py.
+"""
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from fault_harness import FaultRun
+from s3_fault_proxy import S3FaultProxy
+
+pytestmark = pytest.mark.slow
+
+
+def test_rerun_after_sigkill_continues_the_model(tmp_path, s3_server, redis_server):
+    endpoint, client = s3_server
+    run = FaultRun(tmp_path, client, endpoint, redis_server.port, iterations=4).start()
+    try:
+        run.wait_for_pointer(2)
+        time.sleep(0.5)  # into iteration 3: its episodes fetched or being trained on
+        assert run.signal_trainer(signal.SIGKILL) == -signal.SIGKILL
+        run.rerun_trainer()
+        outcome = run.finish()
+    finally:
+        run.close()
+    assert outcome.nothing_lost, (outcome, run.tail())
+    # Checkpoints 0..4 in order: the rerun went on from 2 and did not republish it as 3.
+    assert outcome.restored == [0, 1, 2, 3, 4]
+    rerun_log = run.trainer_logs[1].read_text()
+    assert "Continuing the model in s3://bucket/rl-faults/model/ from its checkpoint 2_Step-" in rerun_log
+    assert "--s3_prefix" not in rerun_log.split("Continuing the model")[0].splitlines()[-1]
+    steps = [int(key.rsplit("_Step-", 1)[1].split(".")[0]) for key in run.seen_checkpoint_files]
+    assert max(steps) == 4 * 2 * 10 or max(steps) == 5 * 2 * 10  # 20 transitions per iteration, counted on
+
+
+def test_an_s3_outage_mid_run_is_ridden_out(tmp_path, s3_server, redis_server):
+    endpoint, client = s3_server
+    with S3FaultProxy(endpoint) as proxy:
+        run = FaultRun(tmp_path, client, endpoint, redis_server.port, iterations=3, trainer_endpoint=proxy.url).start()
+        try:
+            run.wait_for_pointer(1)
+            proxy.mode = "drop"
+            time.sleep(20)
+            proxy.mode = "pass"
+            outcome = run.finish()
+        finally:
+            run.close()
+        assert proxy.counts["dropped"] > 0
+    assert outcome.nothing_lost, (outcome, run.tail())
+    assert outcome.restored == [0, 1, 2, 3]
+    log = run.trainer_logs[0].read_text()
+    assert "The store is not answering" in log and "The store is back after" in log
+    assert "Traceback" not in log
+
+
+def test_5xx_at_start_up_is_retried_within_connect_timeout(tmp_path, s3_server, redis_server):
+    endpoint, client = s3_server
+    with S3FaultProxy(endpoint) as proxy:
+        proxy.mode, proxy.status = "status", (500, "InternalError")
+        run = FaultRun(tmp_path, client, endpoint, redis_server.port, iterations=1, trainer_endpoint=proxy.url,
+                       extra_args=("--connect_timeout", "60"))
+        run.start()
+        try:
+            time.sleep(6)
+            assert run.trainer.poll() is None, run.tail()  # still waiting, not dead
+            proxy.mode = "pass"
+            outcome = run.finish()
+        finally:
+            run.close()
+        assert proxy.counts["failed"] > 0
+    assert outcome.nothing_lost, (outcome, run.tail())
+    assert "The store is not answering" in run.trainer_logs[0].read_text()

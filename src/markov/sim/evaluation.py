@@ -29,6 +29,7 @@ from markov.errors import ConfigError
 from markov.export.archives import CarModel, check_frozen_model_matches
 from markov.export.frozen_graph import FrozenModel, load_frozen_graph
 from markov.model_metadata import SAC, ModelMetadata
+from markov.sim.track_plot import plot_track
 from markov.store import keys as store_keys
 from markov.training.metrics import evaluation_json, evaluation_record
 
@@ -140,32 +141,10 @@ def evaluate_car_model(car: CarModel, root: str | Path, *, track: str | Path = D
             env.close()
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_bytes(evaluation_json(records))
-    plot_path = plot_laps(track_obj, paths, simtrace.parents[1] / "laps.png") if plot else None
+    plot_path = plot_track(track_obj, simtrace.parents[1] / "laps.png", title=f"{track_obj.name}: driven line",
+                           lines=[(p[:, 0], p[:, 1]) for p in paths if len(p)],
+                           labels=[f"lap {i}" for i, p in enumerate(paths, start=1) if len(p)]) if plot else None
     return EvaluationOutput(root=root, stamp=stamp, laps=results, simtrace=simtrace, metrics=metrics_path, plot=plot_path)
-
-
-def plot_laps(track, paths: list[np.ndarray], out: str | Path) -> Path:
-    """A PNG of the track borders with each lap's driven line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 6))
-    for line, style in ((track.inner, "k-"), (track.outer, "k-"), (track.center, "k:")):
-        ax.plot(line[:, 0], line[:, 1], style, linewidth=0.8)
-    for i, path in enumerate(paths, start=1):
-        if len(path):
-            ax.plot(path[:, 0], path[:, 1], linewidth=1.5, label=f"lap {i}")
-    ax.set_aspect("equal")
-    ax.set_title(f"{track.name}: driven line")
-    if paths:
-        ax.legend(loc="best", fontsize="small")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
 
 
 @dataclass

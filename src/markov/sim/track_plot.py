@@ -16,7 +16,8 @@ from markov.sim.track import Track
 
 def plot_track(track: Track, path: str | Path, lines: Sequence[tuple[np.ndarray, np.ndarray]] = (),
                values: np.ndarray | None = None, points: tuple[np.ndarray, np.ndarray] | None = None,
-               title: str = "", value_label: str = "reward", cmap: str = "viridis") -> Path:
+               title: str = "", value_label: str = "reward", cmap: str = "viridis",
+               labels: Sequence[str] = ()) -> Path:
     """Save a PNG of the track, optionally with driven lines or points coloured by value.
 
     Args:
@@ -26,6 +27,7 @@ def plot_track(track: Track, path: str | Path, lines: Sequence[tuple[np.ndarray,
         points: (x, y) arrays of positions to colour by ``values`` (a heat map).
         values: one value per point; a colour bar labelled ``value_label`` is added.
         title: text above the picture.
+        labels: a legend entry per line (``lap 1``, ...); none by default.
 
     Returns:
         The path written.
@@ -46,8 +48,10 @@ def plot_track(track: Track, path: str | Path, lines: Sequence[tuple[np.ndarray,
     sx, sy, yaw = track.pose_at(0.0)
     ax.annotate("", xy=(sx + 0.4 * np.cos(yaw), sy + 0.4 * np.sin(yaw)), xytext=(sx, sy),
                 arrowprops={"arrowstyle": "->", "color": "black", "lw": 1.5})
-    for x, y in lines:
-        ax.plot(x, y, lw=1.0, alpha=0.8)
+    for i, (x, y) in enumerate(lines):
+        ax.plot(x, y, lw=1.0, alpha=0.8, label=labels[i] if i < len(labels) else None)
+    if labels:
+        ax.legend(loc="best", fontsize="small")
     if points is not None:
         px, py = points
         scatter = ax.scatter(px, py, c=values, s=6, cmap=cmap, zorder=3)

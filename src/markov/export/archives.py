@@ -31,11 +31,12 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Union
+from typing import BinaryIO, Mapping, Union
 
 from markov.checkpoint_records import FILE_NAME as RECORDS_FILE_NAME, checkpoint_records_json
 from markov.errors import ConfigError
 from markov.model_metadata import ModelMetadata, parse_model_metadata
+from markov.store.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -75,30 +76,30 @@ def write_archive(path: str | Path, files: Mapping[str, Content], container: str
     """
     path = Path(path)
     container = container or container_for(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    try:
+
+    def fill(raw: BinaryIO) -> None:
         if container == ZIP:
-            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for name, content in files.items():
                     if isinstance(content, Path):
                         archive.write(content, name)
                     else:
                         archive.writestr(name, content)
-        else:
-            now = time.time()
-            # The gzip header records a file name (gzip drops a ".gz"): name the final archive, not
-            # the temporary file (``tarfile.open(partial, "w:gz")`` would store ``*.tar.gz.partial``).
-            with partial.open("wb") as raw, gzip.GzipFile(filename=path.name, mode="wb", fileobj=raw, mtime=int(now)) as gz, \
-                    tarfile.open(fileobj=gz, mode="w") as archive:
-                for name, content in files.items():
-                    data = content.read_bytes() if isinstance(content, Path) else content
-                    info = tarfile.TarInfo(name)
-                    info.size, info.mtime, info.mode = len(data), now, 0o644
-                    archive.addfile(info, io.BytesIO(data))
-        partial.replace(path)
+            return
+        now = time.time()
+        # The gzip header records a file name (gzip drops a ".gz"): name the final archive, not
+        # the temporary file (``tarfile.open(partial, "w:gz")`` would store ``*.tar.gz.partial``).
+        with gzip.GzipFile(filename=path.name, mode="wb", fileobj=raw, mtime=int(now)) as gz, \
+                tarfile.open(fileobj=gz, mode="w") as archive:
+            for name, content in files.items():
+                data = content.read_bytes() if isinstance(content, Path) else content
+                info = tarfile.TarInfo(name)
+                info.size, info.mtime, info.mode = len(data), now, 0o644
+                archive.addfile(info, io.BytesIO(data))
+
+    try:
+        atomic_write(path, fill)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise ConfigError(f"{path}: cannot write the archive ({exc.strerror or exc})") from None
     return path
 

@@ -274,14 +274,14 @@ class DomainRandomizer:
         rng = np.random.default_rng([self._entropy, self.stream, int(index)])
         # Every value is drawn, in a fixed order, whatever is enabled: turning one jitter on
         # does not change what the others draw.
-        u = rng.uniform(-1.0, 1.0, size=8)
+        u = [float(v) for v in rng.uniform(-1.0, 1.0, size=8)]
         intensity = 1.0 + cfg.light_intensity * u[0]
         lighting = LightJitter(intensity=intensity, azimuth=math.radians(cfg.light_direction * u[1]),
                             elevation=math.radians(0.5 * cfg.light_direction * u[2]))
         return EpisodeConditions(
             brightness=255.0 * cfg.brightness * u[3],
             contrast=1.0 + cfg.contrast * u[4],
-            gains=tuple(1.0 + cfg.colour * v for v in u[5:8]),  # type: ignore[arg-type]
+            gains=(1.0 + cfg.colour * u[5], 1.0 + cfg.colour * u[6], 1.0 + cfg.colour * u[7]),
             noise_sigma=cfg.noise * float(rng.uniform(0.0, 1.0)),
             lighting=lighting,
             rng=rng,

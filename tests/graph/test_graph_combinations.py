@@ -19,6 +19,7 @@ import pytest
 
 from graph_fixtures import build_graph
 from markov.graph import contract, layer_tables
+from markov.sensors import IMAGE_SENSORS
 from markov.model_metadata import (
     DEEP, DEEPER, DISCRETIZED_SECTOR_LIDAR, FRONT_FACING_CAMERA, LEFT_CAMERA, LIDAR, SECTOR_LIDAR, SHALLOW,
     STEREO_CAMERAS,
@@ -81,7 +82,7 @@ def check_graph(metadata_dict: dict, tmp_path) -> None:
             assert placeholder.get_attr("dtype").name == "float32"
             shape = layer_tables.observation_shape(sensor, metadata.lidar_config)
             assert placeholder.outputs[0].shape.as_list() == [None, *shape]
-            if sensor in layer_tables.IMAGE_SENSORS:
+            if sensor in IMAGE_SENSORS:
                 assert "RealDiv" in {consumer.type for consumer in placeholder.outputs[0].consumers()}
             feed[placeholder.outputs[0]] = np.full((2, *shape), 255.0 if len(shape) == 3 else 1.0, np.float32)
 

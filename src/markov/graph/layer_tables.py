@@ -17,23 +17,13 @@ from markov.model_metadata import (
     FRONT_FACING_CAMERA,
     LEFT_CAMERA,
     LIDAR,
-    LIDAR_SAMPLES,
     OBSERVATION,
     SECTOR_LIDAR,
     SHALLOW,
     STEREO_CAMERAS,
     LidarConfig,
 )
-
-# Observation geometry (§3.1): 160x120 grayscale camera frames, one stacked frame.
-IMAGE_HEIGHT = 120
-IMAGE_WIDTH = 160
-CAMERA_CHANNELS = 1
-STEREO_CHANNELS = 2
-SECTOR_LIDAR_SECTORS = 8  # SECTOR_LIDAR: 8 sectors, 1 value each, clipping 0.5 m (§3.1)
-SECTOR_LIDAR_CLIPPING_DIST = 0.5
-LIDAR_CLIP_LOW = 0.15
-LIDAR_CLIP_HIGH = 1.0
+from markov.sensors import observation_shape  # the observation geometry (§3.1) the tables start from
 
 ACTIVATION = "relu"
 
@@ -82,9 +72,6 @@ _MIDDLEWARE = {
 }
 
 MIDDLEWARE_SCOPE = "middleware_fc_embedder"
-IMAGE_SENSORS = (FRONT_FACING_CAMERA, LEFT_CAMERA, OBSERVATION, STEREO_CAMERAS)
-
-
 def embedder_layers(sensor: str, network: str) -> tuple[Layer, ...]:
     """The input embedder of ``sensor`` for ``neural_network`` = ``network`` (§3.2)."""
     return _EMBEDDERS[sensor][network]
@@ -102,21 +89,6 @@ def layer_names(layers: tuple[Layer, ...]) -> list[str]:
     layers take the even indices (§3.2).
     """
     return [f"{'Conv2d' if isinstance(layer, Conv) else 'Dense'}_{2 * i}" for i, layer in enumerate(layers)]
-
-
-def observation_shape(sensor: str, lidar_config: LidarConfig = LidarConfig()) -> tuple[int, ...]:
-    """Shape of the *filtered* observation a transition carries for ``sensor`` (§3.1)."""
-    if sensor in (FRONT_FACING_CAMERA, LEFT_CAMERA, OBSERVATION):
-        return (IMAGE_HEIGHT, IMAGE_WIDTH, CAMERA_CHANNELS)
-    if sensor == STEREO_CAMERAS:
-        return (IMAGE_HEIGHT, IMAGE_WIDTH, STEREO_CHANNELS)
-    if sensor == LIDAR:
-        return (LIDAR_SAMPLES,)
-    if sensor == SECTOR_LIDAR:
-        return (SECTOR_LIDAR_SECTORS,)
-    if sensor == DISCRETIZED_SECTOR_LIDAR:
-        return (lidar_config.num_sectors * lidar_config.num_values_per_sector,)
-    raise KeyError(sensor)
 
 
 def layer_output_shapes(input_shape: tuple[int, ...], layers: tuple[Layer, ...]) -> list[tuple[int, ...]]:

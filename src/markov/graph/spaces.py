@@ -21,6 +21,7 @@ from rl_coach.spaces import (
 )
 
 from markov.graph import layer_tables
+from markov.sensors import IMAGE_SENSORS, LIDAR_CLIP
 from markov.model_metadata import (
     DISCRETIZED_SECTOR_LIDAR,
     LIDAR,
@@ -34,11 +35,11 @@ from markov.model_metadata import (
 def observation_space(sensor: str, lidar_config: LidarConfig = LidarConfig()) -> ObservationSpace:
     """The filtered observation space of one sensor (§3.1)."""
     shape = layer_tables.observation_shape(sensor, lidar_config)
-    if sensor in layer_tables.IMAGE_SENSORS:
+    if sensor in IMAGE_SENSORS:
         # uint8 0..255; Coach's image embedder divides by 255 inside the graph
         return PlanarMapsObservationSpace(np.array(shape), low=0, high=255, channels_axis=-1)
     if sensor == LIDAR:
-        return VectorObservationSpace(shape[0], low=layer_tables.LIDAR_CLIP_LOW, high=layer_tables.LIDAR_CLIP_HIGH)
+        return VectorObservationSpace(shape[0], low=LIDAR_CLIP[0], high=LIDAR_CLIP[1])
     if sensor in (SECTOR_LIDAR, DISCRETIZED_SECTOR_LIDAR):
         return VectorObservationSpace(shape[0], low=0.0, high=1.0)  # one-hot/binary sector values
     raise KeyError(sensor)

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from markov.sensors import IMAGE_HEIGHT, IMAGE_WIDTH
 from markov.sim.track_map import SKY_SHADE, TrackMap
-
-IMAGE_WIDTH = 160
-IMAGE_HEIGHT = 120
 
 
 @dataclass(frozen=True)

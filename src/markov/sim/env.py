@@ -28,12 +28,13 @@ import numpy as np
 
 from markov.errors import ConfigError
 from markov.model_metadata import (
-    CAMERA_SENSORS, DISCRETIZED_SECTOR_LIDAR, FRONT_FACING_CAMERA, LEFT_CAMERA, LIDAR, LIDAR_SAMPLES, OBSERVATION,
+    CAMERA_SENSORS, FRONT_FACING_CAMERA, LEFT_CAMERA, LIDAR, OBSERVATION,
     SECTOR_LIDAR, STEREO_CAMERAS, ModelMetadata, load_model_metadata,
 )
-from markov.sim.camera import IMAGE_HEIGHT, IMAGE_WIDTH, Camera, CameraSpec, stereo_pair
+from markov.sensors import LIDAR_CLIP, SECTOR_LIDAR_CONFIG, observation_dtype, observation_shape
+from markov.sim.camera import Camera, CameraSpec, stereo_pair
 from markov.sim.car import STEPS_PER_SECOND, ActionDecoder, CarSpec, CarState, advance, clip_command
-from markov.sim.lidar import LIDAR_CLIP, SECTOR_LIDAR_CONFIG, Lidar, clip_lidar, discretize_sectors
+from markov.sim.lidar import Lidar, clip_lidar, discretize_sectors
 from markov.sim.randomization import IDENTITY, OFF, DomainRandomizer, Randomization
 from markov.sim.reward_function import RewardFunction, load_reward_function
 from markov.sim.reward_params import make_reward_params
@@ -156,20 +157,8 @@ class DeepRacerEnv:
     @property
     def observation_shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         """Observation key -> (shape, dtype), as the graphs take them (docs/protocol.md §3.1)."""
-        shapes = {}
-        for name in self.metadata.sensors:
-            if name in (FRONT_FACING_CAMERA, LEFT_CAMERA, OBSERVATION):
-                shapes[name] = ((IMAGE_HEIGHT, IMAGE_WIDTH, 1), np.dtype(np.uint8))
-            elif name == STEREO_CAMERAS:
-                shapes[name] = ((IMAGE_HEIGHT, IMAGE_WIDTH, 2), np.dtype(np.uint8))
-            elif name == LIDAR:
-                shapes[name] = ((LIDAR_SAMPLES,), np.dtype(np.float64))
-            elif name == SECTOR_LIDAR:
-                shapes[name] = ((SECTOR_LIDAR_CONFIG.num_sectors,), np.dtype(np.float64))
-            elif name == DISCRETIZED_SECTOR_LIDAR:
-                cfg = self.metadata.lidar_config
-                shapes[name] = ((cfg.num_sectors * cfg.num_values_per_sector,), np.dtype(np.float64))
-        return shapes
+        return {name: (observation_shape(name, self.metadata.lidar_config), observation_dtype(name))
+                for name in self.metadata.sensors}
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         """Start an episode. ``options`` may override, for this episode only: ``start_ndist``

@@ -29,7 +29,7 @@ from markov.model_metadata import (
 )
 from markov.sim.car import STEPS_PER_SECOND
 from markov.sim.env import DeepRacerEnv
-from markov.sim.lidar import LIDAR_CLIP
+from markov.sensors import LIDAR_CLIP
 from markov.sim.randomization import Randomization
 from markov.sim.track import Track
 from markov.sim.track_library import DEFAULT_TRACK

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from markov.model_metadata import LIDAR_SAMPLES, LidarConfig
+from markov.sensors import LIDAR_CLIP
 from markov.sim.track import Track
 
 MIN_ANGLE = -2.61799
@@ -20,8 +21,6 @@ MAX_ANGLE = 2.61799
 MIN_RANGE = 0.15
 MAX_RANGE = 12.0
 
-LIDAR_CLIP = (0.15, 1.0)
-SECTOR_LIDAR_CONFIG = LidarConfig(num_sectors=8, num_values_per_sector=1, clipping_dist=0.5)
 
 
 class Lidar:

@@ -18,6 +18,7 @@ says which length ran.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import signal
 import sys
@@ -109,6 +110,9 @@ class Context:
 
         from markov.memory.redis_server import LOOPBACK, RedisServer, free_port
 
+        for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                            ("AWS_DEFAULT_REGION", "us-east-1")):
+            os.environ.setdefault(name, value)  # a loopback moto: any key works, and the children inherit it
         self.folder = folder
         self._redis_class, self._free_port = RedisServer, free_port
         port = free_port()

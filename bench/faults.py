@@ -21,6 +21,7 @@ import argparse
 import os
 import random
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -101,6 +102,44 @@ def run_hostile_pickles(ctx, tries: int):
         return run, run.finish()
 
 
+def fill(folder: Path) -> Path:
+    """Write zeros into ``folder`` until its file system is full; returns the filler file."""
+    filler = folder / "filler"
+    block = b"\0" * (1 << 20)
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(block)
+                out.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def small_filesystem(folder: Path, megabytes: int) -> Path:
+    """A tmpfs of ``megabytes`` at ``folder`` (root only): a disk that can be filled in a second."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(folder)], check=True,
+                   capture_output=True)
+    return folder
+
+
+def run_disk_full(where: str):
+    def inject(ctx, tries: int):
+        disk = small_filesystem(ctx.folder / f"disk-{where}", 400)
+        try:
+            kwargs = {"work_dir": disk / "work"} if where == "work_dir" else {"local_store": disk / "store"}
+            with ctx.run(iterations=3, **kwargs) as run:
+                run.wait_for_pointer(1)
+                filler = fill(disk)
+                time.sleep(20)
+                filler.unlink()
+                return run, run.finish()
+        finally:
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+    return inject
+
+
 class Context:
     """One moto server, one redis-server and one proxy for all rows; a fresh prefix per row."""
 
@@ -131,11 +170,11 @@ class Context:
         self.redis = self._redis_class(port=self.redis_port, bind=("127.0.0.1",), workdir=self.folder / "redis")
         self.redis.start()
 
-    def run(self, iterations: int, via_proxy: bool = False) -> "_Run":
+    def run(self, iterations: int, via_proxy: bool = False, **kwargs) -> "_Run":
         self.rows += 1
         run = FaultRun(self.folder / f"row{self.rows}", self.s3, self.endpoint, self.redis_port,
                        prefix=f"rl-fault-{self.rows}", iterations=iterations,
-                       trainer_endpoint=self.proxy.url if via_proxy else None, rollout_timeout=900)
+                       trainer_endpoint=self.proxy.url if via_proxy else None, rollout_timeout=900, **kwargs)
         return _Run(run)
 
     def close(self) -> None:
@@ -164,7 +203,8 @@ def main(argv: list[str]) -> int:
     drops = {f"s3-drop-{label}": seconds * args.outage_scale for label, seconds in (("20s", 20), ("60s", 60), ("5min", 300))}
     rows = {"sigkill": run_sigkill, "sigterm": run_sigterm, "redis-restart": run_redis_restart,
             **{name: run_s3_drop(seconds) for name, seconds in drops.items()},
-            "put-30pct": run_put_failures, "hostile-pickles": run_hostile_pickles}
+            "put-30pct": run_put_failures, "disk-full-work-dir": run_disk_full("work_dir"),
+            "disk-full-local-store": run_disk_full("local_store"), "hostile-pickles": run_hostile_pickles}
     wanted = list(rows) if args.rows == "all" else args.rows.split(",")
     print("| fault | tries | survived | checkpoints lost | episodes lost / duplicated | what the user saw |")
     print("|---|---|---|---|---|---|")

@@ -57,6 +57,16 @@ def test_image_defaults():
     assert config.pretrained_checkpoint == "best"
 
 
+def test_reruns_continue_unless_new_model_and_outages_are_waited_for():
+    config = parse_trainer_config(["--model_metadata_s3_key", "k"], {})
+    assert not config.new_model and config.store_outage_timeout == 900.0  # at least 10 minutes (issue 15)
+    config = parse_trainer_config(["--model_metadata_s3_key", "k", "--new-model"],
+                                  {"DEEPRACER_STORE_OUTAGE_TIMEOUT": "1200"})
+    assert config.new_model and config.store_outage_timeout == 1200.0
+    assert parse_trainer_config(["--model_metadata_s3_key", "k", "--new_model", "--store_outage_timeout", "30"],
+                                {"DEEPRACER_STORE_OUTAGE_TIMEOUT": "1200"}).store_outage_timeout == 30.0
+
+
 @pytest.mark.parametrize(
     "argv, env, message",
     [
@@ -65,6 +75,8 @@ def test_image_defaults():
         (["--model_metadata_s3_key", "k"], {"MAX_MEMORY_STEPS": "0"}, "MAX_MEMORY_STEPS = 0 is out of range"),
         (["--model_metadata_s3_key", "k"], {"DEEPRACER_POLL_TIME": "soon"}, "DEEPRACER_POLL_TIME = 'soon' is not a number"),
         (["--model_metadata_s3_key", "k", "--RLCOACH_PRESET", "atari"], {}, "--RLCOACH_PRESET 'atari' is not supported"),
+        (["--model_metadata_s3_key", "k"], {"DEEPRACER_STORE_OUTAGE_TIMEOUT": "long"},
+         "--store_outage_timeout / DEEPRACER_STORE_OUTAGE_TIMEOUT = 'long' is not a number"),
     ],
 )
 def test_bad_settings_get_one_line(argv, env, message):

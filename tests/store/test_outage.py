@@ -64,3 +64,20 @@ def test_other_storage_errors_fail_at_once():
     with pytest.raises(BucketNotFoundError):
         ride_out(missing, "connecting", 600, setting="--connect_timeout", sleep=clock.sleep, clock=clock)
     assert clock.sleeps == []
+
+
+def test_a_full_disk_is_a_disk_full_error_naming_the_file(tmp_path):
+    import errno
+
+    from markov.store.atomic import atomic_write
+    from markov.store.backend import DiskFullError
+
+    def full(_out):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    target = tmp_path / "model" / ".coach_checkpoint"
+    with pytest.raises(DiskFullError, match=r"no space left on the device of .*\.coach_checkpoint"):
+        atomic_write(target, full)
+    assert list(target.parent.iterdir()) == []  # the temporary file is gone too
+    with pytest.raises(PermissionError):  # other errors stay what they are
+        atomic_write(target, lambda _out: (_ for _ in ()).throw(PermissionError(errno.EACCES, "denied")))

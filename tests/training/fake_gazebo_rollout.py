@@ -31,6 +31,7 @@ POLL_S = 0.2
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--local_store", type=Path, default=None, help="a local store folder instead of the endpoint")
     parser.add_argument("--bucket", required=True)
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--redis_port", type=int, required=True)
@@ -97,7 +98,11 @@ def main(argv: list[str]) -> int:
     from markov.store.lifecycle import wait_for_ip, wait_for_trainer_ready
     from markov.store.s3 import S3Store
 
-    store = S3Store(args.bucket, endpoint_url=args.endpoint)
+    if args.local_store is not None:
+        from markov.store.local import LocalStore
+        store = LocalStore(args.local_store)
+    else:
+        store = S3Store(args.bucket, endpoint_url=args.endpoint)
     keys = ModelKeys(args.prefix)
     redis_host = wait_for_ip(store, keys, timeout_s=args.timeout, poll_s=POLL_S)
     log.info("Redis address from ip/ip.json: %s", redis_host)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainer_processes import (BUCKET, TINY_HYPERPARAMETERS, bucket_keys, python_env, start_trainer, trainer_args,
+from trainer_processes import (BUCKET, TINY_HYPERPARAMETERS, python_env, start_trainer, trainer_args,
                                upload_default_metadata)
 
 ROLLOUT = Path(__file__).with_name("fake_gazebo_rollout.py")
@@ -53,11 +53,13 @@ class FaultRun:
 
     def __init__(self, folder: Path, s3_client, endpoint: str, redis_port: int, *, prefix: str = "rl-faults",
                  iterations: int = 4, trainer_endpoint: str | None = None, rollout_timeout: float = 240.0,
-                 extra_args: tuple[str, ...] = ()) -> None:
+                 extra_args: tuple[str, ...] = (), work_dir: Path | None = None, local_store: Path | None = None) -> None:
         self.folder, self.s3, self.endpoint, self.redis_port = Path(folder), s3_client, endpoint, redis_port
         self.prefix, self.iterations, self.rollout_timeout = prefix, iterations, rollout_timeout
         self.trainer_endpoint = trainer_endpoint or endpoint
-        self.extra_args = extra_args
+        self.work_dir = Path(work_dir) if work_dir is not None else self.folder / "work"
+        self.local_store = Path(local_store) if local_store is not None else None
+        self.extra_args = extra_args + (("--local_store", str(local_store)) if local_store is not None else ())
         self.trainer: subprocess.Popen | None = None
         self.rollout: subprocess.Popen | None = None
         self.trainer_logs: list[Path] = []
@@ -69,14 +71,21 @@ class FaultRun:
 
     def start(self) -> "FaultRun":
         self.folder.mkdir(parents=True, exist_ok=True)
-        upload_default_metadata(self.s3)
+        if self.local_store is not None:
+            from markov.defaults import MODEL_METADATA
+
+            (self.local_store / "custom_files").mkdir(parents=True, exist_ok=True)
+            (self.local_store / "custom_files" / "model_metadata.json").write_bytes(MODEL_METADATA.read_bytes())
+        else:
+            upload_default_metadata(self.s3)
         self.rerun_trainer()
         rollout_log = open(self.folder / "rollout.log", "wb")
         self.rollout = subprocess.Popen(
             [sys.executable, str(ROLLOUT), "--endpoint", self.endpoint, "--bucket", BUCKET, "--prefix", self.prefix,
              "--redis_port", str(self.redis_port), "--iterations", str(self.iterations), "--episodes", str(EPISODES),
              "--steps", "10", "--report", str(self.report), "--work_dir", str(self.folder / "rollout"),
-             "--timeout", str(self.rollout_timeout), "--tag_episodes"],
+             "--timeout", str(self.rollout_timeout), "--tag_episodes",
+             *(("--local_store", str(self.local_store)) if self.local_store is not None else ())],
             stdout=rollout_log, stderr=subprocess.STDOUT, env=python_env())
         rollout_log.close()
         return self
@@ -87,7 +96,7 @@ class FaultRun:
             raise RuntimeError("the trainer still runs")
         log_path = self.folder / f"trainer-{len(self.trainer_logs)}.log"
         self.trainer_logs.append(log_path)
-        args = trainer_args(self.trainer_endpoint, self.prefix, self.redis_port, self.folder / "work",
+        args = trainer_args(self.trainer_endpoint, self.prefix, self.redis_port, self.work_dir,
                             "--log-format", "json", *self.extra_args, *extra)
         self.trainer = start_trainer(args, log_path, SM_TRAINING_ENV=json.dumps(TINY_HYPERPARAMETERS))
         return self.trainer
@@ -100,12 +109,18 @@ class FaultRun:
         self.note_checkpoint_files()
         return code
 
-    def pointer_number(self) -> int:
+    def pointer(self) -> str | None:
+        if self.local_store is not None:
+            path = self.local_store / self.prefix / "model" / ".coach_checkpoint"
+            return path.read_text() if path.is_file() else None
         try:
-            text = self.s3.get_object(Bucket=BUCKET, Key=f"{self.prefix}/model/.coach_checkpoint")["Body"].read()
+            return self.s3.get_object(Bucket=BUCKET, Key=f"{self.prefix}/model/.coach_checkpoint")["Body"].read().decode()
         except Exception:
-            return -1
-        return int(text.decode().split("_")[0])
+            return None
+
+    def pointer_number(self) -> int:
+        text = self.pointer()
+        return int(text.split("_")[0]) if text else -1
 
     def wait_for_pointer(self, number: int, timeout: float = 180.0) -> None:
         deadline = time.monotonic() + timeout
@@ -117,13 +132,18 @@ class FaultRun:
 
     def note_checkpoint_files(self) -> None:
         """Remember every checkpoint file and its ETag: a later rewrite of one of them is a lost checkpoint."""
-        for item in self._list():
-            if ".ckpt." in item["Key"]:
-                self.seen_checkpoint_files.setdefault(item["Key"], item["ETag"])
+        for key, version in self._objects().items():
+            if ".ckpt." in key:
+                self.seen_checkpoint_files.setdefault(key, version)
 
-    def _list(self) -> list[dict]:
+    def _objects(self) -> dict[str, str]:
+        """``{key: ETag}`` of the model's objects (for a local store: size and modification time)."""
+        if self.local_store is not None:
+            folder = self.local_store / self.prefix / "model"
+            return {f"{self.prefix}/model/{path.name}": f"{path.stat().st_size}-{path.stat().st_mtime_ns}"
+                    for path in folder.glob("*") if path.is_file()} if folder.is_dir() else {}
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"{self.prefix}/model/")
-        return [item for page in pages for item in page.get("Contents", [])]
+        return {item["Key"]: item["ETag"] for page in pages for item in page.get("Contents", [])}
 
     def finish(self, timeout: float = 600.0) -> Outcome:
         """Wait for the rollout's last iteration, stop the trainer with SIGTERM, and judge the run."""
@@ -180,7 +200,7 @@ class FaultRun:
             if after is None or after in reported:
                 lost += sum(1 for tag in tags if tag not in trained)
         duplicated = sum(count - 1 for count in trained.values() if count > 1)
-        current = {item["Key"]: item["ETag"] for item in self._list()}
+        current = self._objects()
         rewritten = {key for key, etag in self.seen_checkpoint_files.items() if key in current and current[key] != etag}
         # A retired checkpoint is gone on purpose (4 are kept); one whose files were rewritten is lost.
         lost_checkpoints = {key.rsplit("/", 1)[1].split("_")[0] for key in rewritten}
@@ -189,8 +209,8 @@ class FaultRun:
 
     def user_saw(self) -> str:
         """The lines a user would notice in the trainer logs: warnings, errors and the resume line."""
-        wanted = ("Continuing the model", "not answering", "The store is back", "Removing checkpoint", "error",
-                  "Refused a message", "gave up", "Traceback")
+        wanted = ("Continuing the model", "Ending the iteration", "not answering", "The store is back",
+                  "Removing checkpoint", "error:", "Refused a message", "dropped", "gave up", "Traceback")
         seen = []
         for log_path in self.trainer_logs:
             for line in log_path.read_text(errors="replace").splitlines():

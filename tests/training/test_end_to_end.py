@@ -27,15 +27,16 @@ ITERATIONS = 3
 SAMPLING = {"max_sample_count": 3, "sampling_frequency": 7}
 
 
-def test_three_iterations_then_sigterm(tmp_path, s3, moto_endpoint, redis_server):
+def test_three_iterations_then_sigterm(tmp_path, s3_server, redis_server):
+    endpoint, s3 = s3_server  # moto, then SeaweedFS: a real S3 implementation (docs/reliability.md)
     upload_default_metadata(s3)
     trainer_log = tmp_path / "trainer.log"
-    trainer = start_trainer(trainer_args(moto_endpoint, PREFIX, redis_server.port, tmp_path / "work"), trainer_log,
+    trainer = start_trainer(trainer_args(endpoint, PREFIX, redis_server.port, tmp_path / "work"), trainer_log,
                             SM_TRAINING_ENV=json.dumps({**TINY_HYPERPARAMETERS, **SAMPLING}))
     report_path = tmp_path / "rollout.json"
     try:
         rollout = subprocess.run(
-            [sys.executable, str(ROLLOUT), "--endpoint", moto_endpoint, "--bucket", "bucket", "--prefix", PREFIX,
+            [sys.executable, str(ROLLOUT), "--endpoint", endpoint, "--bucket", "bucket", "--prefix", PREFIX,
              "--redis_port", str(redis_server.port), "--iterations", str(ITERATIONS), "--episodes", "2",
              "--steps", "10", "--report", str(report_path), "--work_dir", str(tmp_path / "rollout")],
             env=python_env(), capture_output=True, text=True, timeout=240)

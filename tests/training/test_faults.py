@@ -14,6 +14,7 @@ import pytest
 
 from fault_harness import FaultRun
 from s3_fault_proxy import S3FaultProxy
+from trainer_processes import TINY_HYPERPARAMETERS, start_trainer, trainer_args, upload_default_metadata, wait_for_key
 
 pytestmark = pytest.mark.slow
 
@@ -77,3 +78,27 @@ def test_5xx_at_start_up_is_retried_within_connect_timeout(tmp_path, s3_server, 
         assert proxy.counts["failed"] > 0
     assert outcome.nothing_lost, (outcome, run.tail())
     assert "The store is not answering" in run.trainer_logs[0].read_text()
+
+
+def test_new_model_on_a_used_prefix_numbers_after_the_old_checkpoints(tmp_path, s3, moto_endpoint, redis_server):
+    import json
+
+    upload_default_metadata(s3)
+    old = {f"rl-new/model/{n}_Step-{n * 10}.ckpt.{suffix}": f"old {n}".encode()
+           for n in (4, 5) for suffix in ("index", "data-00000-of-00001", "meta")}
+    for key, body in old.items():
+        s3.put_object(Bucket="bucket", Key=key, Body=body)
+    s3.put_object(Bucket="bucket", Key="rl-new/model/.coach_checkpoint", Body=b"5_Step-50.ckpt")
+    log_path = tmp_path / "trainer.log"
+    trainer = start_trainer(trainer_args(moto_endpoint, "rl-new", redis_server.port, tmp_path / "work", "--new-model"),
+                            log_path, SM_TRAINING_ENV=json.dumps(TINY_HYPERPARAMETERS))
+    try:
+        wait_for_key(s3, "rl-new/model/.ready", trainer, 180, log_path)
+    finally:
+        trainer.send_signal(signal.SIGTERM)
+        trainer.wait(timeout=60)
+    pointer = s3.get_object(Bucket="bucket", Key="rl-new/model/.coach_checkpoint")["Body"].read().decode()
+    assert pointer.startswith("6_Step-0.ckpt"), log_path.read_text()  # fresh weights, numbered after 5
+    for key, body in old.items():  # the earlier model's files are untouched
+        assert s3.get_object(Bucket="bucket", Key=key)["Body"].read() == body
+    assert "--new-model: starting from fresh weights" in log_path.read_text()

@@ -7,6 +7,7 @@ never half of one, on Linux and Windows alike.
 """
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -19,18 +20,32 @@ PARTIAL_SUFFIX = ".partial"
 def atomic_write(target: str | Path, fill: Callable[[BinaryIO], object]) -> None:
     """Create or replace ``target``; ``fill`` writes the content to the open binary handle."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=PARTIAL_SUFFIX, dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=PARTIAL_SUFFIX, dir=target.parent)
+    except OSError as exc:
+        raise_if_disk_full(exc, target)
+        raise
     try:
         with os.fdopen(handle, "wb") as out:
             fill(out)
         os.replace(temp_name, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(temp_name)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise_if_disk_full(exc, target)
         raise
+
+
+def raise_if_disk_full(exc: OSError, target: str | Path) -> None:
+    """Turn "no space left" into ``DiskFullError`` naming the file: the trainer waits for space instead of dying."""
+    from markov.store.backend import DiskFullError
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise DiskFullError(f"no space left on the device of {target} ({exc.strerror}); free some space there") from None
 
 
 def atomic_write_bytes(target: str | Path, data: bytes) -> None:

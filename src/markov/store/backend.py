@@ -24,6 +24,10 @@ class StoreUnavailableError(StorageError):
     """The store answered 5xx or throttled after every try: worth waiting for (docs/reliability.md)."""
 
 
+class DiskFullError(StoreUnavailableError):
+    """No space left on the device a write went to: worth waiting for, once space is freed (docs/reliability.md)."""
+
+
 class EndpointUnreachableError(StoreUnavailableError):
     """The endpoint did not answer (MinIO not started yet, wrong URL, a dropped network): worth waiting for."""
 

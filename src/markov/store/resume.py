@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from markov.checkpoint_names import checkpoint_name, frozen_model_filename, parse_checkpoint_number
+from markov.checkpoint_names import checkpoint_name, parse_checkpoint_file, parse_checkpoint_number
 from markov.errors import StorageError
 from markov.store import keys as keylib
 from markov.store.backend import ObjectStore, get_bytes_or_none
@@ -30,8 +30,7 @@ from markov.store.keys import ModelKeys
 
 log = logging.getLogger(__name__)
 
-# ``<n>_Step-<s>.ckpt.<suffix>``: the files one checkpoint consists of in ``model/`` (§4.1).
-_FILE = re.compile(r"\A(?P<number>[0-9]+)_Step-(?P<step>[0-9]+)\.ckpt\.(?P<suffix>.+)\Z")
+# TensorFlow's data shards: ``.data-00000-of-00002`` and ``.data-00001-of-00002`` make one checkpoint.
 _SHARD = re.compile(r"\Adata-(?P<index>[0-9]+)-of-(?P<count>[0-9]+)\Z")
 _FROZEN = re.compile(r"\Amodel_(?P<number>[0-9]+)\.pb\Z")
 
@@ -85,18 +84,17 @@ def inspect_and_clean(store: ObjectStore, keys: ModelKeys) -> ModelState:
     frozen: dict[int, str] = {}
     for key in objects:
         base = keylib.basename(key)
-        match = _FILE.match(base)
-        if match:
-            number = int(match.group("number"))
-            entry = found.setdefault(number, StoredCheckpoint(number, int(match.group("step"))))
-            entry.step = max(entry.step, int(match.group("step")))
+        parsed = parse_checkpoint_file(base)
+        if parsed is not None:
+            entry = found.setdefault(parsed.number, StoredCheckpoint(parsed.number, parsed.steps))
+            entry.step = max(entry.step, parsed.steps)
             entry.keys.append(key)
             continue
         match = _FROZEN.match(base)
         if match:
             frozen[int(match.group("number"))] = key
     pointer_bytes = get_bytes_or_none(store, keys.coach_checkpoint) if keys.coach_checkpoint in objects else None
-    pointer = pointer_bytes.decode("utf-8", "replace").strip() or None if pointer_bytes is not None else None
+    pointer = (pointer_bytes.decode("utf-8", "replace").strip() or None) if pointer_bytes is not None else None
     committed_up_to = parse_checkpoint_number(pointer) if pointer else None
 
     keep: list[StoredCheckpoint] = []
@@ -157,7 +155,3 @@ def point_to(store: ObjectStore, keys: ModelKeys, checkpoint: StoredCheckpoint) 
         store.delete(keys.lock)
     return True
 
-
-def frozen_key(keys: ModelKeys, number: int) -> str:
-    """``model/model_<n>.pb`` (for callers that check the restored checkpoint has its frozen graph)."""
-    return keys.model_file(frozen_model_filename(number))

@@ -13,6 +13,7 @@ by itself. docs/reliability.md says what happens under each fault.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
@@ -28,14 +29,16 @@ from markov.public_address import choose_public_address
 from markov.store import factory, lifecycle, resume
 from markov.store.backend import ObjectStore
 from markov.store.checkpoints import CheckpointPublisher, download_pretrained
+from markov.store.atomic import atomic_write_bytes, raise_if_disk_full
 from markov.store.outage import ride_out
 from markov.store.keys import ModelKeys, split_s3_uri
 from markov.training.progress import IterationReport
 from markov.training.stop import GracefulStop, StopRequested
 
 log = logging.getLogger(__name__)
-# In --work_dir: the checkpoint whose iteration was last ended on Redis. A rerun that finds an
-# older name there ends the iteration its predecessor published but was killed before ending.
+# In --work_dir: the newest checkpoint after which the rollout workers hold no episode it was trained on
+# (its iteration was ended on Redis, or it was trained on none). A rerun that finds an older name
+# there ends the iteration its predecessor published but was killed before ending.
 ENDED_MARKER = "ended_iteration"
 FLUSH_TIMEOUT_S = 10.0
 progress_log = logging.getLogger("markov.training.progress")
@@ -147,7 +150,7 @@ def run_training(config: TrainerConfig, store: ObjectStore | None = None) -> int
         else:
             # Numbers go on after whatever the prefix holds, so no earlier checkpoint is written over.
             graph_manager.checkpoint_id = max(graph_manager.checkpoint_id, state.highest_number + 1)
-            graph_manager.save_checkpoint()
+            _save(graph_manager, config, stop)
             _mark_ended(config, _publish(publisher, config, stop))
 
         # 4. Subscribe, then tell the workers we are ready (§4.2 steps 7-8).
@@ -204,7 +207,7 @@ def _training_loop(graph_manager, backend, publisher, metadata: ModelMetadata, h
                 ingest_transitions(graph_manager, samples.collect(backend.fetch(n_episodes, end_iteration=False)))
         except StopRequested:
             log.info("Stopped during a fetch; the episodes of this unfinished iteration are not trained on")
-            _final_checkpoint(graph_manager, publisher)
+            _final_checkpoint(graph_manager, publisher, config)
             return
         stats = backend.last_fetch
         fetched = time.monotonic()
@@ -221,7 +224,7 @@ def _training_loop(graph_manager, backend, publisher, metadata: ModelMetadata, h
         if loss is not None and math.isnan(loss):
             raise TrainingError("NaN detected in loss function, aborting training. Lower 'lr' or check the reward "
                                 "function for huge or non-finite rewards")
-        graph_manager.save_checkpoint()
+        _save(graph_manager, config, stop)
         name = _publish(publisher, config, stop)
         published = time.monotonic()
 
@@ -251,14 +254,36 @@ def _training_loop(graph_manager, backend, publisher, metadata: ModelMetadata, h
     log.info("Reached term_cond_max_episodes = %d training iterations", hyperparameters.term_cond_max_episodes)
 
 
-def _final_checkpoint(graph_manager, publisher) -> None:
-    """Save and publish once more on a stop, as the image does (§7.1 step 4)."""
+def _final_checkpoint(graph_manager, publisher, config: TrainerConfig) -> None:
+    """Save and publish once more on a stop, as the image does (§7.1 step 4).
+
+    It holds no episode of the unfinished iteration, so the workers must keep those for the rerun:
+    the marker names it as a checkpoint with nothing left to end.
+    """
     graph_manager.save_checkpoint()
-    publisher.publish()
+    _mark_ended(config, publisher.publish())
+
+
+def _save(graph_manager, config: TrainerConfig, stop: GracefulStop) -> None:
+    """Save a checkpoint in --work_dir; a full disk is waited for (--store_outage_timeout), not fatal."""
+    def save() -> None:
+        try:
+            graph_manager.save_checkpoint()
+        except Exception as exc:  # TensorFlow reports ENOSPC as ResourceExhaustedError, Python as OSError
+            if "No space left on device" in str(exc) or isinstance(exc, OSError):
+                raise_if_disk_full(exc if isinstance(exc, OSError) else OSError(errno.ENOSPC, "No space left on device"),
+                                   config.checkpoint_dir)
+            raise
+
+    ride_out(save, f"saving a checkpoint in {config.checkpoint_dir}", config.store_outage_timeout,
+             setting="--store_outage_timeout", interruptible=stop.interruptible)
 
 
 def _mark_ended(config: TrainerConfig, name: str) -> None:
-    (config.work_dir / ENDED_MARKER).write_text(name, encoding="utf-8")
+    try:
+        atomic_write_bytes(config.work_dir / ENDED_MARKER, name.encode("utf-8"))
+    except (StorageError, OSError) as exc:  # only a rerun's clean-up needs it
+        log.warning("could not record the ended iteration in %s: %s", config.work_dir / ENDED_MARKER, exc)
 
 
 def _end_unended_iteration(backend, config: TrainerConfig, continued: str, n_episodes: int) -> None:

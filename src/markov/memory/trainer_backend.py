@@ -72,6 +72,28 @@ class FetchStats:
     complete: bool = False
 
 
+@dataclass
+class _Exchange:
+    """Where one request/reply exchange stands (:meth:`TrainerBackend._exchange`)."""
+
+    wanted: int           # N: requesting N itself means "end of iteration", answered by the ACK
+    index: int            # the episode asked for
+    stats: FetchStats
+    started: float
+    end_iteration: bool
+    asked_early: int = -1  # an index requested as soon as a payload arrived, before it was decoded
+    steps_total: int = 0
+    waiting_since: float = 0.0
+    last_sent: float = 0.0
+    last_log: float = 0.0
+    diagnosed: bool = False  # the likely cause of a long wait has been logged
+
+    def progressed(self, now: float) -> None:
+        """An episode arrived (or the exchange began): the waiting clocks start again."""
+        self.waiting_since = self.last_sent = self.last_log = now
+        self.diagnosed = False
+
+
 class TrainerBackend:
     """Requests episodes over Redis pub/sub and yields their transitions.
 
@@ -190,93 +212,111 @@ class TrainerBackend:
 
     def _exchange(self, wanted: int, index: int, stats: FetchStats, started: float, end_iteration: bool,
                   give_up_after: float | None = None) -> Iterator[Any]:
-        """Request episodes from ``index`` on and yield their transitions; ``index == wanted`` asks for the ACK."""
+        """Request episodes from ``index`` on and yield their transitions; ``index == wanted`` asks for the ACK.
+
+        Each turn of the loop handles one thing that can happen while waiting: a reconnect, a
+        quiet interval (re-send, log, diagnose), an ACK, a duplicate, or the episode asked for.
+        """
         reconnects_before = self._link.reconnects
-        # `index` is the episode asked for; `wanted` means "end of iteration", answered by the ACK
-        asked_early = -1  # an index requested as soon as a payload arrived, before it was decoded
-        steps_total = 0
+        state = _Exchange(wanted=wanted, index=index, stats=stats, started=started, end_iteration=end_iteration)
         self._request(index)
-        waiting_since = last_sent = last_log = time.monotonic()
-        diagnosed = False
+        state.progressed(time.monotonic())
         while True:
             now = time.monotonic()
-            timeout = min(last_sent + self.poll_time, last_log + self.wait_log_interval) - now
-            payload = self._link.next_message(timeout)
+            payload = self._link.next_message(min(state.last_sent + self.poll_time,
+                                                  state.last_log + self.wait_log_interval) - now)
             now = time.monotonic()
             if payload is RECONNECTED:
-                self._request(index)
-                last_sent = now
+                self._request(state.index)
+                state.last_sent = now
                 continue
             if payload is None:
                 if give_up_after is not None and now - started >= give_up_after:
                     return
-                if now - last_sent >= self.poll_time:
-                    self._request(index)  # lost or not yet answerable: ask again (docs/protocol.md §5.1)
-                    last_sent = now
-                if now - last_log >= self.wait_log_interval:
-                    last_log = now
-                    waited = now - waiting_since
-                    self._log_waiting(index, wanted, stats, waited)
-                    if waited >= self.wait_timeout and not diagnosed:
-                        log.warning(self._likely_cause(index, wanted, stats, waited))
-                        diagnosed = True
+                self._while_quiet(state, now)
                 continue
-
-            if index + 1 < wanted and asked_early != index + 1:
-                # Almost always this payload is episode `index`: ask for the next one now, so that the
-                # worker pickles and sends it while this one is decoded. Never request N early: it
-                # clears the workers' episodes (docs/protocol.md §5.4).
-                self._request(index + 1)
-                asked_early = index + 1
+            self._ask_for_next_early(state)
             reply = self._decode(payload, stats)
             del payload  # the bytes go now: an episode is held once, decoded (issue 4, item 5)
-            if asked_early == index + 1 and (reply is None or reply.index != index):
-                # It was not: make `index` the workers' last request again, so that its owner sends
-                # it the moment it is finished (§5.4).
-                self._request(index)
-                asked_early = -1
+            self._take_back_early_request(state, reply)
             if reply is None:
                 continue
             if not reply.is_episode:
-                if reply.index == wire.ack_index(wanted) and index == wanted:
+                if reply.index == wire.ack_index(wanted) and state.index == wanted:
                     break
                 stats.duplicates += 1  # an ACK left over from an earlier iteration
-                log.debug("Ignored ACK %d while waiting for %d of %d", reply.index, index, wanted)
+                log.debug("Ignored ACK %d while waiting for %d of %d", reply.index, state.index, wanted)
                 continue
-            if reply.index != index or index >= wanted:
+            if reply.index != state.index or state.index >= wanted:
                 stats.duplicates += 1  # a re-sent episode that raced its first copy
-                log.debug("Ignored episode %d while waiting for %d of %d", reply.index, index, wanted)
+                log.debug("Ignored episode %d while waiting for %d of %d", reply.index, state.index, wanted)
                 continue
-
-            episode = reply.episode
-            length = len(episode.transitions)
-            steps_total += length
-            capped = self.max_memory_steps is not None and steps_total > self.max_memory_steps
-            if capped:
-                # Over the cap: drop it and all later ones. Like the image, jump to the last index and
-                # let its owner finish before the end-of-iteration request (docs/protocol.md §5.4, §5.6).
-                stats.dropped_over_cap += 1
-                log.info("Dropped episode %d (%d steps): the iteration would exceed %d steps (MAX_MEMORY_STEPS)",
-                         reply.index, length, self.max_memory_steps)
-                index = wanted - 1 if index < wanted - 1 else wanted
-            else:
-                index += 1
-            if asked_early != index and (index < wanted or end_iteration):
-                self._request(index)  # before handing this one to Coach, so that both overlap
-            waiting_since = last_sent = last_log = time.monotonic()
-            diagnosed = False
-            self._ever_received = True
-            if not capped:
-                self._record(stats, episode)
-                yield from episode.transitions
-            del episode, reply
+            if self._accept(state, reply):
+                self._record(stats, reply.episode)
+                yield from reply.episode.transitions
+            del reply
             stats.seconds = time.monotonic() - started
-            if index >= wanted and not end_iteration:
+            if state.index >= wanted and not end_iteration:
                 break
         stats.reconnects = self._link.reconnects - reconnects_before
         stats.seconds = time.monotonic() - started
         stats.complete = True
         log.debug("Fetched %d episodes, %d steps in %.2f s", stats.episodes, stats.steps, stats.seconds)
+
+    def _while_quiet(self, state: "_Exchange", now: float) -> None:
+        """Nothing arrived: re-send the request after ``poll_time``, say what we wait for, diagnose once."""
+        if now - state.last_sent >= self.poll_time:
+            self._request(state.index)  # lost or not yet answerable: ask again (docs/protocol.md §5.1)
+            state.last_sent = now
+        if now - state.last_log >= self.wait_log_interval:
+            state.last_log = now
+            waited = now - state.waiting_since
+            self._log_waiting(state.index, state.wanted, state.stats, waited)
+            if waited >= self.wait_timeout and not state.diagnosed:
+                log.warning(self._likely_cause(state.index, state.wanted, state.stats, waited))
+                state.diagnosed = True
+
+    def _ask_for_next_early(self, state: "_Exchange") -> None:
+        """A payload arrived: ask for the next episode before decoding this one.
+
+        Almost always this payload is episode ``index``, so the worker pickles and sends the next
+        one while this one is decoded. Never request N early: it clears the workers' episodes
+        (docs/protocol.md §5.4).
+        """
+        if state.index + 1 < state.wanted and state.asked_early != state.index + 1:
+            self._request(state.index + 1)
+            state.asked_early = state.index + 1
+
+    def _take_back_early_request(self, state: "_Exchange", reply: wire.Reply | None) -> None:
+        """The payload was not episode ``index``: make ``index`` the workers' last request again.
+
+        Its owner then sends it the moment it is finished (§5.4).
+        """
+        if state.asked_early == state.index + 1 and (reply is None or reply.index != state.index):
+            self._request(state.index)
+            state.asked_early = -1
+
+    def _accept(self, state: "_Exchange", reply: wire.Reply) -> bool:
+        """Episode ``index`` arrived: move on to the next index and request it; False if it is over the cap.
+
+        Over the cap (§5.6) it is dropped, and so are all later ones: like the image, jump to the
+        last index and let its owner finish before the end-of-iteration request (§5.4).
+        """
+        length = len(reply.episode.transitions)
+        state.steps_total += length
+        capped = self.max_memory_steps is not None and state.steps_total > self.max_memory_steps
+        if capped:
+            state.stats.dropped_over_cap += 1
+            log.info("Dropped episode %d (%d steps): the iteration would exceed %d steps (MAX_MEMORY_STEPS)",
+                     reply.index, length, self.max_memory_steps)
+            state.index = state.wanted - 1 if state.index < state.wanted - 1 else state.wanted
+        else:
+            state.index += 1
+        if state.asked_early != state.index and (state.index < state.wanted or state.end_iteration):
+            self._request(state.index)  # before handing this one to Coach, so that both overlap
+        state.progressed(time.monotonic())
+        self._ever_received = True
+        return not capped
 
     def _discard_leftovers(self) -> None:
         """Drop what arrived since the last iteration's ACK (late duplicates) without decoding it."""

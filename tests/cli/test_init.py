@@ -93,3 +93,28 @@ def test_endpoint_is_printed_without_credentials(s3, monkeypatch, capsys):
     assert "export S3_ENDPOINT_URL=http://localhost:9000" in text
     assert "pw" not in text.replace("python", "")
     assert "AWS_SECRET_ACCESS_KEY='<your secret key>'" in text
+
+
+def test_export_droa_finds_the_custom_files_init_uploaded(s3, tmp_path, capsys):
+    """docs/linux.md's flow: init, a trainer publishes model/ and ip/, then export --format droa needs no flags."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
+    from policy_graphs import build_policy
+
+    assert main(["init", "--s3-bucket", "models", "--s3-prefix", "my-model"]) == 0
+    policy = build_policy(json.loads(MODEL_METADATA.read_text()))
+    policy.save(tmp_path, "0_Step-0.ckpt")
+    for path in tmp_path.glob("0_Step-0.ckpt.*"):
+        s3.upload_file(str(path), "models", f"my-model/model/{path.name}")
+    s3.put_object(Bucket="models", Key="my-model/model/.coach_checkpoint", Body=b"0_Step-0.ckpt")
+    s3.put_object(Bucket="models", Key="my-model/model/model_metadata.json", Body=MODEL_METADATA.read_bytes())
+    capsys.readouterr()
+    out = tmp_path / "droa.zip"
+    assert main(["export", "--checkpoint", "s3://models/my-model", "--format", "droa", "--out", str(out)]) == 0
+    from markov.export.archives import check_droa_archive
+
+    files = check_droa_archive(out)
+    assert files["reward_function.py"] == REWARD_FUNCTION.read_bytes()
+    assert json.loads(files["ip/hyperparameters.json"])["loss_type"] == "mean_squared_error"

@@ -88,3 +88,18 @@ def test_the_recorded_track_loads_with_trackio(run):
     center = track.center_line
     length = float(np.sum(np.hypot(*np.diff(center, axis=0).T)))
     assert math.isclose(record["length"], length, rel_tol=0.02)
+
+
+def test_droa_export_of_the_local_run_needs_no_flags_and_passes_droas_rules(run, tmp_path):
+    """README's and docs/local.md's export, as --format droa: the run holds its reward function and track."""
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "export"))
+    from droa_import_rules import droa_import_errors
+    from markov.export.archives import check_droa_archive
+
+    out = tmp_path / "droa.zip"
+    subprocess.run([sys.executable, "-m", "markov", "export", "--checkpoint", str(run), "--step", "best",
+                    "--format", "droa", "--out", str(out)], check=True, capture_output=True, text=True, timeout=300)
+    files = check_droa_archive(out)
+    assert droa_import_errors(files) == []
+    assert files["reward_function.py"] == (run / "reward_function.py").read_bytes()
+    assert "metrics/training/training-metrics.json" in files

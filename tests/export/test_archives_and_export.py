@@ -130,8 +130,26 @@ def test_droa_without_reward_function_says_which_flag_to_pass(run, tmp_path):
     bare.mkdir()
     for f in (root / "model").iterdir():
         (bare / f.name).write_bytes(f.read_bytes())
-    with pytest.raises(ConfigError, match="no reward_function.py or custom_files/reward_function.py in the run; pass --reward-function FILE"):
+    with pytest.raises(ConfigError, match="no reward_function.py or <bucket>/custom_files/reward_function.py in the run; "
+                                          "pass --reward-function FILE"):
         export_droa(open_model_folder(str(bare)), tmp_path / "x.zip")
+
+
+def test_droa_finds_the_reward_function_where_init_puts_it(run, tmp_path):
+    """init uploads custom_files/reward_function.py at the bucket root (DRfC's key); export looks there too."""
+    root, _ = run
+    bucket = tmp_path / "bucket"
+    prefix = bucket / "rl-deepracer-sagemaker"
+    (prefix / "model").mkdir(parents=True)
+    for f in (root / "model").iterdir():
+        (prefix / "model" / f.name).write_bytes(f.read_bytes())
+    (bucket / "custom_files").mkdir()
+    (bucket / "custom_files" / "reward_function.py").write_text("def reward_function(params):\n    return 2.0\n")
+    (bucket / "custom_files" / "hyperparameters.json").write_text(json.dumps({"batch_size": 128}))
+    export_droa(open_model_folder(str(prefix)), tmp_path / "x.zip")
+    files = archives.read_archive(tmp_path / "x.zip")
+    assert files["reward_function.py"].endswith(b"return 2.0\n")
+    assert json.loads(files["ip/hyperparameters.json"])["batch_size"] == 128
 
 
 def _tar(path, files):

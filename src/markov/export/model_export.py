@@ -28,6 +28,7 @@ from markov.export.checkpoint_selection import (
     select_checkpoint,
 )
 from markov.model_metadata import ModelMetadata, parse_model_metadata
+from markov.store import keys
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ _DIRECTION_SUFFIX = re.compile(r"_(cw|ccw)$")
 def open_model_folder(location: str, *, endpoint_url: str | None = None, region: str | None = None) -> ModelFolder:
     """``s3://bucket/prefix`` (its ``model/``) or a local folder, as ``--checkpoint`` takes it."""
     if location.lower().startswith("s3://"):
-        from markov.store import keys
         from markov.store.s3 import S3Store, endpoint_from_env
 
         bucket, prefix = keys.split_s3_uri(location)
@@ -120,9 +120,12 @@ def export_droa(
     out = Path(out)
     archives.container_for(out)
     metadata, metadata_bytes = read_model_metadata(folder, model_metadata)
-    reward = _run_file(folder, reward_function, ("reward_function.py", "custom_files/reward_function.py"), "--reward-function")
+    # The run's copy at <prefix>/reward_function.py (DRfC copies it there, and so do init and our
+    # rollout worker 0), else DRfC's and init's custom_files/reward_function.py at the bucket root.
+    reward = _run_file(folder, reward_function, (archives.REWARD_FUNCTION,), "--reward-function", (keys.CUSTOM_REWARD_FUNCTION,))
     hyper = _droa_hyperparameters(
-        _run_file(folder, hyperparameters, ("ip/hyperparameters.json", "hyperparameters.json"), "--hyperparameters"), metadata
+        _run_file(folder, hyperparameters, (keys.HYPERPARAMETERS, archives.HYPERPARAMETERS), "--hyperparameters",
+                  (keys.CUSTOM_HYPERPARAMETERS,)), metadata
     )
     params = _training_params(folder, training_params, track)
     checkpoint = select_checkpoint(folder, step)
@@ -144,7 +147,10 @@ def export_droa(
     return ExportResult(out, checkpoint, metadata, sorted(files))
 
 
-def _run_file(folder: ModelFolder, override: str | Path | None, candidates: tuple[str, ...], flag: str) -> bytes:
+def _run_file(folder: ModelFolder, override: str | Path | None, candidates: tuple[str, ...], flag: str,
+              bucket_candidates: tuple[str, ...] = ()) -> bytes:
+    """``override``, else the first of ``candidates`` under the run's prefix, else of
+    ``bucket_candidates`` at the bucket root (where DRfC and ``init`` keep ``custom_files/``)."""
     if override is not None:
         try:
             return Path(override).read_bytes()
@@ -154,7 +160,28 @@ def _run_file(folder: ModelFolder, override: str | Path | None, candidates: tupl
         data = folder.read_run_file(postfix)
         if data is not None:
             return data
-    raise ConfigError(f"{folder.location}: no {' or '.join(candidates)} in the run; pass {flag} FILE")
+    for key in bucket_candidates:
+        data = _bucket_file(folder, key)
+        if data is not None:
+            return data
+    names = " or ".join(candidates + tuple(f"<bucket>/{key}" for key in bucket_candidates))
+    raise ConfigError(f"{folder.location}: no {names} in the run; pass {flag} FILE")
+
+
+def _bucket_file(folder: ModelFolder, key: str) -> bytes | None:
+    """A file at the bucket root: through the store for ``s3://``, two folders above ``model/`` on disk."""
+    from markov.store.backend import get_bytes_or_none
+
+    if isinstance(folder, StoreModelFolder):
+        return get_bytes_or_none(folder.store, key)
+    path = getattr(folder, "path", None)
+    if path is None:
+        return None
+    run_root = path.parent if path.name in ("model", "agent") else path
+    try:
+        return run_root.parent.joinpath(*key.split("/")).read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
 
 
 def _droa_hyperparameters(data: bytes, metadata: ModelMetadata, source: str = "hyperparameters.json") -> bytes:
@@ -192,7 +219,7 @@ def _training_params(folder: ModelFolder, override: str | Path | None, track: st
         if not isinstance(params, dict):
             raise ConfigError("training_params.yaml: expected a mapping of KEY: value")
     else:
-        params = default_training_params(track or DEFAULT_TRACK)
+        params = default_training_params(track or _recorded_track(folder) or DEFAULT_TRACK)
     if track:
         params["WORLD_NAME"] = track
     world = str(params.get("WORLD_NAME", DEFAULT_TRACK))
@@ -201,6 +228,23 @@ def _training_params(folder: ModelFolder, override: str | Path | None, track: st
     if "TRACK_DIRECTION_CLOCKWISE" not in params:
         params["TRACK_DIRECTION_CLOCKWISE"] = bool(suffix and suffix.group(1) == "cw")
     return yaml.safe_dump(params, default_flow_style=False, sort_keys=True, explicit_start=True).encode()
+
+
+def _recorded_track(folder: ModelFolder) -> str | None:
+    """The image track the run drove (``model/training_track.json``); None for our built-in tracks.
+
+    DRoA knows only the image's tracks: a run on the built-in ``oval`` gets the default track.
+    """
+    from markov.training.track_record import IMAGE_WORLD, parse_track_record
+
+    record = parse_track_record(folder.read(Path(keys.TRACK_RECORD).name))
+    if record is None:
+        return None
+    if record.source != IMAGE_WORLD:
+        log.info("The run drove %s, which is not a track of the image; WORLD_NAME %s (use --track to choose)",
+                 record.name, DEFAULT_TRACK)
+        return None
+    return record.name
 
 
 def default_training_params(track: str) -> dict[str, Any]:

@@ -229,16 +229,20 @@ class RolloutWorker:
         return self.summary
 
     def _record_track(self, env) -> None:
-        """Worker 0 records the track and world it drives, next to the model (training_track.json)."""
+        """Worker 0 records what the run drives: the track and world (training_track.json, tracks/<name>.npy)
+        and the reward function at ``<prefix>/reward_function.py``, where DRfC copies it and export looks."""
         if self.config.worker_index != 0:
             return
+        from markov.defaults import REWARD_FUNCTION
+        from markov.store.keys import RUN_REWARD_FUNCTION
         from markov.training.track_record import describe_track, publish_track_record
 
         record = describe_track(self.config.track, env.track, self.keys, getattr(env, "world", None))
         try:
             publish_track_record(self.config.store, self.keys, record, env.track)
+            self.config.store.put_file(self.keys.key(RUN_REWARD_FUNCTION), Path(self.config.reward_function or REWARD_FUNCTION))
         except StorageError as exc:
-            log.warning("could not record the track: %s", exc)
+            log.warning("could not record the track and reward function: %s", exc)
 
     def _write_metrics(self, metrics: TrainingMetrics, env, result: EpisodeResult) -> None:
         """Append the episode to TrainingMetrics.json and rewrite it, as the image does after each episode."""

@@ -39,6 +39,7 @@ EVALUATION_METRICS = "metrics/EvaluationMetrics-{stamp}.json"    # stamp: YYYYmm
 EVALUATION_SIMTRACE = "evaluation-{stamp}/evaluation-simtrace/0-iteration.csv"
 TRACK_RECORD = "model/training_track.json"  # which track and world the run drove (ours; the image has none)
 ROUTE = "tracks/{name}.npy"                 # a copy of that route, loadable by deepracer-utils' TrackIO
+RUN_REWARD_FUNCTION = "reward_function.py"  # the run's reward function; DRfC copies it here "for the console"
 
 # Bucket-level keys DRfC reads the user's files from (DRfC `DR_LOCAL_S3_CUSTOM_FILES_PREFIX`, §1.1, §1.5).
 CUSTOM_FILES_PREFIX = "custom_files"

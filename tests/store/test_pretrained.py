@@ -5,7 +5,7 @@ import pytest
 
 from markov.errors import StorageError
 from markov.store.checkpoints import (
-    CheckpointPublisher, download_pretrained, pretrained_configured, write_checkpoint_records,
+    CheckpointPublisher, download_pretrained, write_checkpoint_records,
 )
 from markov.store.keys import ModelKeys
 
@@ -69,8 +69,3 @@ def test_v1_model_uses_the_tf_state_file(store, tmp_path):
 def test_empty_pretrained_prefix_is_an_error_naming_it(store, tmp_path):
     with pytest.raises(StorageError, match="pretrained model .*old-model/model/? is empty"):
         download_pretrained(store, PRE, tmp_path)
-
-
-@pytest.mark.parametrize("bucket, prefix, on", [("b", "p", True), (None, "p", False), ("b", "", False), (" ", "p", False)])
-def test_pretrained_configured(bucket, prefix, on):
-    assert pretrained_configured(bucket, prefix) is on

@@ -65,7 +65,6 @@ def test_no_key_holds_a_backslash(backend, tmp_path, prefix, windows_paths):
     metadata.write_text("{}")
     lifecycle.clear_stale_sync_files(store, model)
     lifecycle.publish_model_metadata(store, model, metadata)
-    lifecycle.publish_preset(store, model, metadata)
     lifecycle.publish_hyperparameters(store, model, "{}")
     lifecycle.publish_ip_config(store, model, "10.0.0.2")
     folder = tmp_path / "checkpoint" / "agent"

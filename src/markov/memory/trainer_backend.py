@@ -162,10 +162,6 @@ class TrainerBackend:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def set_episodes_per_iteration(self, episodes: int) -> None:
-        """Fix the N every later fetch asks for, whatever Coach passes (the SAC hazard of §5.4)."""
-        self.episodes_per_iteration = episode_count(episodes)
-
     # -- one iteration -------------------------------------------------------------------------
 
     def fetch(self, num_episodes: Any = None, end_iteration: bool = True) -> Iterator[Any]:

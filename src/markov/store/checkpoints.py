@@ -358,11 +358,6 @@ class PretrainedCheckpoint:
         return self.number + 1
 
 
-def pretrained_configured(bucket: str | None, prefix: str | None) -> bool:
-    """Pretrained mode is on when both the bucket and the prefix are non-empty (§1.2)."""
-    return bool(bucket and bucket.strip()) and bool(prefix and prefix.strip())
-
-
 def download_pretrained(store: ObjectStore, keys: ModelKeys, local_dir: str | Path, *,
                         checkpoint: str = "best", metadata_version: float = 2.0) -> PretrainedCheckpoint:
     """Download the best or last checkpoint of an earlier model for restore (docs/protocol.md §4.4).

@@ -72,12 +72,6 @@ def publish_model_metadata(store: ObjectStore, keys: ModelKeys, local_path: str 
     return keys.model_metadata
 
 
-def publish_preset(store: ObjectStore, keys: ModelKeys, local_path: str | Path) -> str:
-    """PUT a custom Coach preset as ``presets/preset.py`` (start-up step 2, only with ``--preset_s3_key``)."""
-    store.put_file(keys.preset, local_path)
-    return keys.preset
-
-
 def publish_hyperparameters(store: ObjectStore, keys: ModelKeys, echo_json: str) -> str:
     """PUT ``ip/hyperparameters.json``, the rollout workers' configuration (start-up step 3, §1.4)."""
     store.put_bytes(keys.hyperparameters, echo_json.encode("utf-8"))

@@ -272,7 +272,7 @@ def test_password_and_database_are_used_by_both_sides(redis_server, redis_config
             trainer.close()
         wrong = TrainerBackend(RedisConfig(host=redis_config.host, port=redis_config.port, password="nope"), PREFIX,
                                connect_timeout=1.0)
-        with pytest.raises(ProtocolError, match="refused the password"):
+        with pytest.raises(ProtocolError, match="refused the login.*--redis_password"):
             wrong.start()
         wrong.close()
     finally:
@@ -334,3 +334,31 @@ def test_a_reply_that_is_not_the_awaited_episode_restores_the_request(trainer, r
         probe.close()
         if worker is not None:
             worker.close()
+
+
+def test_an_iteration_can_be_ended_after_its_publish(trainer, redis_config):
+    """fetch(end_iteration=False): the workers keep the episodes until end_iteration() (docs/reliability.md)."""
+    worker = rollout(redis_config, 2, episodes=[make_episode(tag, steps=3) for tag in (1, 2)])
+    try:
+        assert episode_tags(list(trainer.fetch(2, end_iteration=False))) == [1, 2]
+        assert trainer.last_fetch.complete
+        time.sleep(0.3)
+        assert worker.iterations_completed == 0 and worker.stored_episodes == 2  # kept: a rerun could fetch them
+        # A trainer killed here is rerun: it gets the same episodes again.
+        rerun = TrainerBackend(redis_config, PREFIX)
+        try:
+            assert episode_tags(list(rerun.fetch(2, end_iteration=False))) == [1, 2]
+            assert rerun.end_iteration() is True
+        finally:
+            rerun.close()
+        assert worker.wait_for_iterations(1, timeout=2) and worker.stored_episodes == 0
+        assert trainer.end_iteration(2, timeout=2) is True  # a repeated end is only ACKed again
+        assert worker.iterations_completed == 1
+    finally:
+        worker.close()
+
+
+def test_ending_an_iteration_nobody_holds_gives_up_after_the_timeout(trainer):
+    began = time.monotonic()
+    assert trainer.end_iteration(2, timeout=1.0) is False
+    assert 1.0 <= time.monotonic() - began < 3.0

@@ -11,6 +11,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from markov.checkpoint_names import COACH_CHECKPOINT_FILE
 from markov.errors import ConfigError
 
 COMMAND = "new-model"
@@ -41,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a directory; name a directory")
-    if (out / ".coach_checkpoint").exists() and not args.force:
-        raise ConfigError(f"--out {out}: already holds a checkpoint (.coach_checkpoint); pass --force to overwrite "
+    if (out / COACH_CHECKPOINT_FILE).exists() and not args.force:
+        raise ConfigError(f"--out {out}: already holds a checkpoint ({COACH_CHECKPOINT_FILE}); pass --force to overwrite "
                           "or choose an empty directory")
     out.mkdir(parents=True, exist_ok=True)
 

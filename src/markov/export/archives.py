@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Mapping, Union
 
+from markov.checkpoint_names import COACH_CHECKPOINT_FILE
 from markov.checkpoint_records import FILE_NAME as RECORDS_FILE_NAME, checkpoint_records_json
 from markov.errors import ConfigError
 from markov.model_metadata import ModelMetadata, parse_model_metadata
@@ -48,7 +49,8 @@ HYPERPARAMETERS = "hyperparameters.json"
 IP_HYPERPARAMETERS = "ip/hyperparameters.json"
 DROA_MODEL_DIR = "model"
 DROA_METRICS_DIR = "metrics/training"
-DROA_REQUIRED = (MODEL_METADATA, REWARD_FUNCTION, TRAINING_PARAMS, HYPERPARAMETERS, "model/.coach_checkpoint")
+DROA_POINTER = f"{DROA_MODEL_DIR}/{COACH_CHECKPOINT_FILE}"
+DROA_REQUIRED = (MODEL_METADATA, REWARD_FUNCTION, TRAINING_PARAMS, HYPERPARAMETERS, DROA_POINTER)
 # "must be under 1GB" (DRoA import README); read as 10^9 bytes to stay on the safe side.
 DROA_SIZE_LIMIT = 1_000_000_000
 
@@ -223,7 +225,7 @@ def droa_archive_files(
         files[f"{DROA_MODEL_DIR}/{name}"] = content
     if frozen_model is not None:
         files[f"{DROA_MODEL_DIR}/{frozen_model_name}"] = frozen_model
-    files[f"{DROA_MODEL_DIR}/.coach_checkpoint"] = checkpoint_name.encode()
+    files[DROA_POINTER] = checkpoint_name.encode()
     files[f"{DROA_MODEL_DIR}/{RECORDS_FILE_NAME}"] = checkpoint_records_json(best=checkpoint_name, last=checkpoint_name)
     for name, content in (metrics or {}).items():
         files[f"{DROA_METRICS_DIR}/{Path(name).name}"] = content
@@ -246,7 +248,7 @@ def check_droa_archive(path: str | Path) -> dict[str, bytes]:
     for name in DROA_REQUIRED:
         if name not in files:
             raise ConfigError(f"{path}: missing {name}; DRoA's import needs {', '.join(DROA_REQUIRED)} and the ckpt files")
-    checkpoint = files["model/.coach_checkpoint"].decode("utf-8", "replace").strip()
+    checkpoint = files[DROA_POINTER].decode("utf-8", "replace").strip()
     for suffix in (".index", ".meta", ".data-00000-of-00001"):
         if f"{DROA_MODEL_DIR}/{checkpoint}{suffix}" not in files:
             raise ConfigError(f"{path}: model/.coach_checkpoint names {checkpoint} but model/{checkpoint}{suffix} is missing")

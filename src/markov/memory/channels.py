@@ -62,7 +62,12 @@ def encode_request(episode_index: int) -> bytes:
     return pickle.dumps(int(episode_index), protocol=PICKLE_PROTOCOL)
 
 
-def encode_episode(episode_index: int, episode: Any) -> bytes:
+def encode_episode(episode_index: int, episode: Any, protocol: str = CURRENT) -> bytes:
+    """The reply for one episode; for 2020-generation trainers (numpy 1.1x) with numpy 1.x names."""
+    if protocol == PROTOCOL_2020:
+        from markov.memory import numpy1_pickle
+
+        return numpy1_pickle.dumps((int(episode_index), episode), protocol=PICKLE_PROTOCOL)
     return pickle.dumps((int(episode_index), episode), protocol=PICKLE_PROTOCOL)
 
 

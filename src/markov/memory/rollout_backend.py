@@ -195,7 +195,7 @@ class RolloutBackend:
         self._prepare(requested + n_workers)
 
     def _publish(self, index: int, episode: Any) -> None:
-        payload = wire.encode_episode(index, episode)
+        payload = wire.encode_episode(index, episode, self.channels.protocol)
         self._link.publish(self.channels.replies, payload)
         log.debug("Sent episode %d (%d bytes)", index, len(payload))
 
@@ -210,7 +210,7 @@ class RolloutBackend:
             if not 0 <= local < len(self._episodes):
                 return
             episode, iteration = self._episodes[local], self.iterations_completed
-        payload = wire.encode_episode(index, episode)
+        payload = wire.encode_episode(index, episode, self.channels.protocol)
         with self._lock:
             if self.iterations_completed == iteration:
                 self._prepared = (index, payload)

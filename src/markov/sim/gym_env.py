@@ -143,7 +143,9 @@ def make_vector_env(num_envs: int = 1, asynchronous: bool = False, **kwargs: Any
     Args:
         num_envs: how many simulators.
         asynchronous: one process per simulator (``AsyncVectorEnv``), which uses that many cores;
-            otherwise they step in turn in this process (``SyncVectorEnv``).
+            otherwise they step in turn in this process (``SyncVectorEnv``). The processes are
+            spawned, not forked: a child forked from a process that has made a GL context (the
+            mesh camera) deadlocks in the driver's locks.
         **kwargs: ``DeepRacerGymEnv``'s arguments, the same for each.
 
     ``reset(seed=s)`` seeds simulator ``i`` with ``s + i``, so their start positions and
@@ -153,7 +155,7 @@ def make_vector_env(num_envs: int = 1, asynchronous: bool = False, **kwargs: Any
         raise ValueError(f"num_envs {num_envs!r}: must be at least 1")
     factories = [lambda: DeepRacerGymEnv(**kwargs) for _ in range(int(num_envs))]
     if asynchronous:
-        return gymnasium.vector.AsyncVectorEnv(factories)
+        return gymnasium.vector.AsyncVectorEnv(factories, context="spawn")
     return gymnasium.vector.SyncVectorEnv(factories)
 
 

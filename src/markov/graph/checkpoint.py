@@ -146,16 +146,28 @@ LOCAL_CHECKPOINTS_TO_KEEP = 4
 class CheckpointSaver:
     """Saves and restores the checkpointed variables of one graph.
 
+    ``every_global``: save what upstream Coach saves (all global non-target variables) instead of
+    the image's trainable set; for ``--redis_protocol 2020``, whose rollouts restore with Coach's
+    own saver and fail on any variable the checkpoint lacks.
+
     Create it inside the graph (``with graph.as_default()``), after all variables exist. It
     offers Coach's saver interface (``save``/``restore`` with a session), so Coach's
     ``GraphManager.save_checkpoint`` uses it unchanged.
     """
 
-    def __init__(self, graph: tf.Graph | None = None):
+    def __init__(self, graph: tf.Graph | None = None, every_global: bool = False):
         graph = graph or v1.get_default_graph()
         with graph.as_default():
             trainable = graph.get_collection(v1.GraphKeys.TRAINABLE_VARIABLES)
-            self.variables: dict[str, tf.Variable] = {v.op.name: v for v in trainable if is_checkpointed(v)}
+            self.required: frozenset[str] = frozenset(v.op.name for v in trainable if is_checkpointed(v))
+            if every_global:
+                # What rl-coach 1.0.1's own GlobalVariableSaver saves and, on restore, asks for: every
+                # global variable outside the target networks, optimizer slots and global_step included.
+                # 2020-generation rollouts run that saver unpatched (docs/protocol.md §3.4).
+                chosen = [v for v in graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES) if "/target" not in v.op.name]
+            else:
+                chosen = [v for v in trainable if is_checkpointed(v)]
+            self.variables: dict[str, tf.Variable] = {v.op.name: v for v in chosen}
             self._saver = v1.train.Saver(var_list=self.variables, max_to_keep=LOCAL_CHECKPOINTS_TO_KEEP,
                                          save_relative_paths=True)
             self._placeholders = {}
@@ -197,7 +209,8 @@ class CheckpointSaver:
         stored = read_checkpoint_variables(restore_path)
         wanted = self.variable_shapes()
         matches = match_checkpoint_tensors(wanted, stored)
-        missing = [name for name in wanted if name not in matches]
+        # Optimizer state (saved in 2020 mode only) starts fresh when a checkpoint lacks it.
+        missing = [name for name in wanted if name not in matches and name in self.required]
         if missing and strict:
             examples = ", ".join(f"{name} {list(wanted[name])}" for name in missing[:3])
             raise ConfigError(

@@ -77,7 +77,8 @@ class DeepRacerGraphManager(GraphManager):
     """
 
     def __init__(self, agent_params: AgentParameters, spaces: SpacesDefinition, schedule_params: ScheduleParameters,
-                 metadata: ModelMetadata, hyperparameters: HyperParameters, name: str = "deepracer_graph"):
+                 metadata: ModelMetadata, hyperparameters: HyperParameters, name: str = "deepracer_graph",
+                 checkpoint_every_global: bool = False):
         vis_params = VisualizationParameters()
         vis_params.dump_mp4 = False
         vis_params.dump_parameters_documentation = False
@@ -92,6 +93,8 @@ class DeepRacerGraphManager(GraphManager):
         self.hyperparameters = hyperparameters
         self.graph: tf.Graph | None = None
         self.restored_checkpoint: CheckpointRef | None = None
+        # Save Coach 1.0.1's variable set (optimizer slots, global_step) for 2020-generation rollouts.
+        self.checkpoint_every_global = checkpoint_every_global
         self.precision = FP32
 
     def create_graph(self, task_parameters: TaskParameters = None) -> "DeepRacerGraphManager":
@@ -120,7 +123,7 @@ class DeepRacerGraphManager(GraphManager):
         if task_parameters.checkpoint_save_dir:
             os.makedirs(task_parameters.checkpoint_save_dir, exist_ok=True)
             self.save_graph()  # graphdef.pb, once (§1.6)
-        self.checkpoint_saver = CheckpointSaver(self.graph)
+        self.checkpoint_saver = CheckpointSaver(self.graph, every_global=self.checkpoint_every_global)
         self.restore_checkpoint()
 
     def save_graph(self) -> None:
@@ -164,7 +167,8 @@ def _checkpoint_number(name: str) -> int:
 
 
 def build_graph_manager(metadata: ModelMetadata, hyperparameters: HyperParameters,
-                        memory: MemoryParameters | None = None) -> DeepRacerGraphManager:
+                        memory: MemoryParameters | None = None, *, stack_size: int = 1,
+                        checkpoint_every_global: bool = False) -> DeepRacerGraphManager:
     """The graph manager for a model; no TF graph exists until :func:`create_graph`.
 
     Args:
@@ -172,13 +176,18 @@ def build_graph_manager(metadata: ModelMetadata, hyperparameters: HyperParameter
         hyperparameters: parsed hyperparameters (image names and defaults).
         memory: the agent's memory; default Coach's episodic replay (PPO) or
             ``ExperienceReplay`` (SAC). Rollout workers pass their own.
+        stack_size: camera frames per observation; the current image always builds 1, the 2020
+            image ``hyperparameters.stack_size`` (``--redis_protocol 2020``).
+        checkpoint_every_global: checkpoints hold every global non-target variable, as rl-coach
+            1.0.1's saver in a 2020-generation rollout asks for.
     """
     return DeepRacerGraphManager(
         agent_params=agent_parameters(metadata, hyperparameters, memory),
-        spaces=spaces_definition(metadata),
+        spaces=spaces_definition(metadata, stack_size),
         schedule_params=schedule_parameters(hyperparameters),
         metadata=metadata,
         hyperparameters=hyperparameters,
+        checkpoint_every_global=checkpoint_every_global,
     )
 
 

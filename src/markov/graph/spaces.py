@@ -32,10 +32,16 @@ from markov.model_metadata import (
 )
 
 
-def observation_space(sensor: str, lidar_config: LidarConfig = LidarConfig()) -> ObservationSpace:
-    """The filtered observation space of one sensor (§3.1)."""
+def observation_space(sensor: str, lidar_config: LidarConfig = LidarConfig(), stack_size: int = 1) -> ObservationSpace:
+    """The filtered observation space of one sensor (§3.1).
+
+    ``stack_size``: frames stacked on the channel axis of a camera. The current image stacks 1
+    whatever the hyperparameter says; the 2020 image stacked ``stack_size`` (§1.4, §3.1), so its
+    rollouts send ``(120, 160, stack_size)`` and its first convolution reads that many channels.
+    """
     shape = layer_tables.observation_shape(sensor, lidar_config)
     if sensor in IMAGE_SENSORS:
+        shape = shape[:-1] + (shape[-1] * int(stack_size),)
         # uint8 0..255; Coach's image embedder divides by 255 inside the graph
         return PlanarMapsObservationSpace(np.array(shape), low=0, high=255, channels_axis=-1)
     if sensor == LIDAR:
@@ -45,9 +51,9 @@ def observation_space(sensor: str, lidar_config: LidarConfig = LidarConfig()) ->
     raise KeyError(sensor)
 
 
-def state_space(metadata: ModelMetadata) -> StateSpace:
+def state_space(metadata: ModelMetadata, stack_size: int = 1) -> StateSpace:
     """One observation space per sensor key, keyed exactly as the transitions' state dicts."""
-    return StateSpace({sensor: observation_space(sensor, metadata.lidar_config) for sensor in metadata.sensors})
+    return StateSpace({sensor: observation_space(sensor, metadata.lidar_config, stack_size) for sensor in metadata.sensors})
 
 
 def action_space(metadata: ModelMetadata) -> ActionSpace:
@@ -73,6 +79,7 @@ def action_space(metadata: ModelMetadata) -> ActionSpace:
     return BoxActionSpace(shape=2, low=low, high=high, descriptions=["steering_angle", "speed"])
 
 
-def spaces_definition(metadata: ModelMetadata) -> SpacesDefinition:
+def spaces_definition(metadata: ModelMetadata, stack_size: int = 1) -> SpacesDefinition:
     """Everything an environment-less Coach level needs to build the agent's networks."""
-    return SpacesDefinition(state=state_space(metadata), goal=None, action=action_space(metadata), reward=RewardSpace(1))
+    return SpacesDefinition(state=state_space(metadata, stack_size), goal=None, action=action_space(metadata),
+                            reward=RewardSpace(1))

@@ -336,7 +336,11 @@ def _build_graph(metadata: ModelMetadata, hyperparameters: HyperParameters, conf
     from markov.graph.precision import resolve_precision
 
     precision = resolve_precision(config.precision)  # the one start-up line saying which and why
-    graph_manager = build_graph_manager(metadata, hyperparameters)
+    # A 2020-generation rollout stacks stack_size frames and restores with Coach 1.0.1's own saver,
+    # which needs every global variable (docs/protocol.md §1.4, §3.4); the current image does neither.
+    is_2020 = config.redis.protocol == "2020"
+    graph_manager = build_graph_manager(metadata, hyperparameters, stack_size=hyperparameters.stack_size if is_2020 else 1,
+                                        checkpoint_every_global=is_2020)
     if config.seed is not None:
         import random
 

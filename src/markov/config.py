@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Sequence
+from urllib.parse import unquote, urlsplit
 
 from markov.errors import ConfigError
 from markov.graph.precision import AUTO, PRECISION_CHOICES
@@ -39,6 +41,8 @@ environment variables:
                            where the final model and metadata are left (default <work_dir>/model)
   REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, REDIS_DB
                            the trainer's own Redis connection (default localhost:6379, db 0)
+  REDIS_USERNAME, REDIS_TLS, REDIS_TLS_CA_FILE, REDIS_URL
+                           an ACL user, TLS, its CA, or all of it as redis[s]://user:password@host:port/db
   REDIS_PUBLIC_IP          the address published in ip/ip.json for rollout workers (see docs/windows.md)
   DEEPRACER_POLL_TIME      seconds before a lost Redis message is re-requested (default 1)
   MAX_MEMORY_STEPS         cap on transitions per training iteration (image default 10000 for the
@@ -65,10 +69,53 @@ class RedisConfig:
     public_ip: str | None = None
     protocol: str = "current"  # or "2020": no agent suffix, one worker (docs/protocol.md §5.2)
     poll_time: float = 1.0
+    # Our own additions (docs/redis.md, "Securing Redis"); the image's workers use none of them (§5.1).
+    username: str | None = None  # an ACL user (Redis >= 6); None is Redis's "default" user
+    tls: bool = False  # TLS to the server (rediss://)
+    tls_ca_file: str | None = None  # the CA that signed the server's certificate; None: the system's CAs
 
     def __repr__(self) -> str:  # never log a secret
-        return (f"RedisConfig(host={self.host!r}, port={self.port}, db={self.db}, password={'***' if self.password else None}, "
-                f"public_ip={self.public_ip!r}, protocol={self.protocol!r}, poll_time={self.poll_time})")
+        return (f"RedisConfig(host={self.host!r}, port={self.port}, db={self.db}, username={self.username!r}, "
+                f"password={'***' if self.password else None}, tls={self.tls}, public_ip={self.public_ip!r}, "
+                f"protocol={self.protocol!r}, poll_time={self.poll_time})")
+
+
+REDIS_URL_SCHEMES = {"redis": False, "rediss": True}  # scheme -> TLS
+
+
+def redis_url_settings(url: str, setting: str = "--redis_url / REDIS_URL") -> dict[str, object]:
+    """The RedisConfig fields a ``redis[s]://[user[:password]@]host[:port][/db]`` URL names.
+
+    Raises:
+        ConfigError: for another scheme, a bad port or a bad database number.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in REDIS_URL_SCHEMES or not parts.hostname:
+        raise ConfigError(f"{setting} = {display_redis_url(url)!r} is not a Redis URL; "
+                          "use redis://[user:password@]host[:port][/db], or rediss:// for TLS")
+    try:
+        port = parts.port or REDIS_DEFAULT_PORT
+    except ValueError:
+        raise ConfigError(f"{setting} = {display_redis_url(url)!r} has a bad port") from None
+    settings: dict[str, object] = {"host": parts.hostname, "port": port, "tls": REDIS_URL_SCHEMES[parts.scheme]}
+    if parts.username:
+        settings["username"] = unquote(parts.username)
+    if parts.password is not None:
+        settings["password"] = unquote(parts.password)
+    if parts.path.strip("/"):
+        settings["db"] = _int(parts.path.strip("/"), f"{setting} (database)", 0, 10**6)
+    return settings
+
+
+def display_redis_url(url: str) -> str:
+    """``url`` without its password, for messages."""
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url.strip())
+
+
+def env_flag(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """A yes/no variable: 1, true, yes or on (any case) is yes; unset or empty is no."""
+    value = env_value(name, environ)
+    return value is not None and value.lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -181,6 +228,16 @@ def build_arg_parser(environ: Mapping[str, str] | None = None) -> argparse.Argum
     add("--redis_port", default=env.get("REDIS_PORT", str(REDIS_DEFAULT_PORT)), help="Redis port (default %(default)s)")
     add("--redis_password", default=env.get("REDIS_PASSWORD") or None, help="Redis password (default none)")
     add("--redis_db", default=env.get("REDIS_DB", "0"), help="Redis database number (default %(default)s)")
+    add("--redis_username", default=env_value("REDIS_USERNAME", env),
+        help="Redis ACL user (Redis >= 6; default: none, Redis's default user)")
+    add("--redis_tls", action="store_true", default=env_flag("REDIS_TLS", env),
+        help="connect to Redis over TLS (default: off, or REDIS_TLS=1)")
+    add("--redis_tls_ca_file", default=env_value("REDIS_TLS_CA_FILE", env),
+        help="CA certificate that signed the Redis server's (default: the system's CAs)")
+    add("--redis_url", default=env_value("REDIS_URL", env),
+        help="redis[s]://[user:password@]host[:port][/db]: the trainer's Redis in one setting; what it names "
+             "replaces --redis_host, --redis_port, --redis_username, --redis_password, --redis_db and --redis_tls "
+             "(default: none)")
     add("--redis_public_ip", default=env.get("REDIS_PUBLIC_IP") or None,
         help="address rollout workers use to reach Redis, written to ip/ip.json (default: this host's LAN address)")
     add("--redis_protocol", choices=("current", "2020"), default="current",
@@ -241,7 +298,12 @@ def parse_trainer_config(argv: Sequence[str] | None = None, environ: Mapping[str
         public_ip=args.redis_public_ip,
         protocol=args.redis_protocol,
         poll_time=_float(env.get("DEEPRACER_POLL_TIME", "1"), "DEEPRACER_POLL_TIME", 0.01),
+        username=args.redis_username,
+        tls=bool(args.redis_tls),
+        tls_ca_file=args.redis_tls_ca_file,
     )
+    if args.redis_url:
+        redis = replace(redis, **redis_url_settings(args.redis_url))  # type: ignore[arg-type]
     max_steps = env.get("MAX_MEMORY_STEPS")
     return TrainerConfig(
         s3_bucket=args.s3_bucket,

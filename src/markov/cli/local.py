@@ -32,6 +32,10 @@ def register(subparsers) -> None:
                         help="the run's folder; an existing model there is continued (default: ./deepracer-local)")
     parser.add_argument("--redis-host", metavar="HOST", help="use this Redis instead of an embedded one (default: an embedded Redis on loopback)")
     parser.add_argument("--redis-port", type=int, metavar="PORT", help="port of that Redis (default 6379)")
+    parser.add_argument("--redis-listen", metavar="ADDRESS",
+                        help="let rollout workers on other machines reach the embedded Redis: it listens on ADDRESS "
+                             "(e.g. 0.0.0.0) and asks for a generated password, with an ACL user where Redis allows, "
+                             "printed once (default: loopback only, no password)")
     parser.add_argument("--seed", type=int, metavar="S",
                         help="seed the initial weights, the trainer's shuffles and every worker's simulator and action "
                              "sampling, so that the run repeats (default: none, a fresh run each time)")
@@ -52,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
                            reward_function=args.reward_function, hyperparameters=args.hyperparameters,
                            workers=args.workers, iterations=args.iterations, minutes=minutes,
                            max_steps=args.max_steps, redis_host=args.redis_host, redis_port=args.redis_port,
+                           redis_listen=args.redis_listen,
                            domain_randomization=args.domain_randomization, seed=args.seed,
                            stop_at_progress=args.stop_at_progress, tensorboard=args.tensorboard)
     print(f"Training in {args.out.resolve()} (logs in {args.out.resolve() / 'logs'}); Ctrl-C stops with a saved checkpoint")

@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from markov.config import SEED_MAX, aws_region, env_value, rollout_index, s3_endpoint_url
+from markov.config import SEED_MAX, aws_region, env_flag, env_value, rollout_index, s3_endpoint_url
 from markov.errors import ConfigError
 from markov.sim.randomization import FLAG_HELP, parse_randomization
 
@@ -39,6 +39,12 @@ def register(subparsers) -> None:
     parser.add_argument("--redis_port", type=int, default=6379, help="Redis port (default %(default)s, as simulation workers)")
     parser.add_argument("--redis_password", default=env_value("REDIS_PASSWORD"),
                         help="Redis password, when the trainer's Redis asks for one (default: $REDIS_PASSWORD, else none)")
+    parser.add_argument("--redis_username", default=env_value("REDIS_USERNAME"),
+                        help="Redis ACL user, when the trainer's Redis has one (default: $REDIS_USERNAME, else none)")
+    parser.add_argument("--redis_tls", action="store_true", default=env_flag("REDIS_TLS"),
+                        help="connect to Redis over TLS (default: off, or REDIS_TLS=1)")
+    parser.add_argument("--redis_tls_ca_file", default=env_value("REDIS_TLS_CA_FILE"),
+                        help="CA certificate that signed the Redis server's (default: $REDIS_TLS_CA_FILE, else the system's)")
     parser.add_argument("--redis_protocol", choices=("current", "2020"), default="current",
                         help="the trainer's protocol generation (docs/protocol.md §5.2; default %(default)s)")
     parser.add_argument("--track", default="oval", help="built-in track (oval, twisty) or a route .npy (default oval)")
@@ -88,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         store=store, s3_prefix=args.s3_prefix, work_dir=work_dir, worker_index=args.worker_index,
         num_workers=args.num_workers, track=args.track, reward_function=reward, max_steps=args.max_steps,
         redis_host=args.redis_host, redis_port=args.redis_port, redis_password=args.redis_password,
+        redis_username=args.redis_username, redis_tls=args.redis_tls, redis_tls_ca_file=args.redis_tls_ca_file,
         redis_protocol=args.redis_protocol, wait_timeout=args.wait_timeout, poll_s=args.poll, on_episode=on_episode,
         seed=args.seed, randomization=parse_randomization(args.domain_randomization),
     )

@@ -136,6 +136,14 @@ class ProgressView:
             self.stream.write(line + "\n")
             self.stream.flush()
 
+    def say(self, text: str) -> None:
+        """A line of the supervisor's, above the live line when there is one."""
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()

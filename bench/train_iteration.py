@@ -1,25 +1,38 @@
-"""Benchmark: Clipped PPO training iterations on the CPU, the trainer's side of an iteration.
+"""Benchmark: Clipped PPO training iterations on the CPU in fp32 and bf16, interleaved in one run.
 
 Each iteration hands 20 synthetic episodes of 30-59 steps (about 850 transitions, random uint8
 120x160x1 front-camera frames) to the agent through ``ingest_transitions`` and trains them the
 way the training loop does (``prepare_training``, ``should_train``, ``train``): shallow network,
-default hyperparameters (10 epochs, batch 64). Printed per iteration: ingest and training
-seconds, transition-epochs per second; then the peak RSS of the process and the estimated FLOPs
-of an iteration, from the layer tables. The community image's trainer does this workload in
-32-36 s per iteration on 2 cores (about 250 transition-epochs/s, 1.75 GB peak RSS).
+default hyperparameters (10 epochs, batch 64). Each precision trains in its own child process
+(so that each has its own peak RSS), from the same seeded initial weights, on the same
+episodes; the parent alternates them iteration by iteration, so that load from other jobs on
+the machine falls on both alike. Printed per iteration: ingest and training seconds,
+transition-epochs per second, Coach's KL divergence and entropy of the last epoch, the child's
+peak RSS; then per precision the median seconds, the ratio of medians to fp32 and the peak
+RSS with its break-down (after ``import tensorflow``, after building the graph and session).
+The community image's trainer does this workload in 28-36 s per iteration on 2 cores (about
+250 transition-epochs/s, 1.75-1.81 GB peak RSS).
 
-    python bench/train_iteration.py [--iterations 3] [--episodes 20] [--intra N] [--inter N] [--profile FILE]
+    python bench/train_iteration.py [--iterations 3] [--episodes 20] [--variants fp32,bf16]
+                                    [--intra N] [--inter N] [--profile PREFIX]
 
-``--intra``/``--inter`` override the session's intra- and inter-op thread counts (default: the
-trainer's ``session_config()``; 0 lets TensorFlow choose); ``--profile`` writes cProfile
-statistics of the timed part to FILE.
+``--variants`` lists what to compare, the first being the reference of the ratios: a precision
+(``fp32``, ``bf16``, or ``auto`` for what the trainer would pick here), optionally followed by
+``:coach-steps`` for Coach's own training step and target update instead of
+``markov.graph.in_graph_steps`` (``fp32:coach-steps,fp32`` measures that lever).
+``--intra``/``--inter`` override the session's intra- and inter-op thread counts (default:
+the trainer's ``session_config()``; 0 lets TensorFlow choose); ``--profile`` writes cProfile
+statistics of each variant's timed part to PREFIX.<variant>.
 """
 from __future__ import annotations
 
 import argparse
 import cProfile
+import multiprocessing
 import os
+import random
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +42,7 @@ import numpy as np
 HEIGHT, WIDTH = 120, 160
 CAMERA = "FRONT_FACING_CAMERA"
 NUM_ACTIONS = 5
+WARM_UP_EPISODES = 4  # iteration 0: TensorFlow optimises each new session call once (longer in bf16); not timed
 
 
 def make_episodes(rng: np.random.Generator, count: int) -> list:
@@ -99,7 +113,13 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
-def build_manager(intra: int | None, inter: int | None, experiment_path: str):
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def build_manager(precision: str, intra: int | None, inter: int | None, experiment_path: str,
+                  coach_step: bool = False):
     from markov.defaults import MODEL_METADATA
     from markov.graph import manager as graph_manager_module
     from markov.hyperparameters import HyperParameters
@@ -110,8 +130,8 @@ def build_manager(intra: int | None, inter: int | None, experiment_path: str):
     if intra is not None or inter is not None:
         default_config = graph_manager_module.session_config
 
-        def session_config():
-            config = default_config()
+        def session_config(precision: str):
+            config = default_config(precision)
             if intra is not None:
                 config.intra_op_parallelism_threads = intra
             if inter is not None:
@@ -119,9 +139,14 @@ def build_manager(intra: int | None, inter: int | None, experiment_path: str):
             return config
 
         graph_manager_module.session_config = session_config
+    if coach_step:
+        graph_manager_module.install_in_graph_steps = lambda manager: 0
     hyperparameters = HyperParameters()
     manager = graph_manager_module.build_graph_manager(load_model_metadata(MODEL_METADATA), hyperparameters)
-    graph_manager_module.create_graph(manager, experiment_path=experiment_path, use_cpu=True)
+    random.seed(0)  # Coach's Clipped PPO shuffles with random, its minibatches with numpy's global generator
+    np.random.seed(0)
+    graph_manager_module.create_graph(manager, experiment_path=experiment_path, use_cpu=True, seed=0,
+                                      precision=precision)
     return manager, hyperparameters
 
 
@@ -139,58 +164,115 @@ def train_one_iteration(manager, hyperparameters, episodes: list) -> tuple[int, 
     return steps, ingested - began, time.perf_counter() - ingested
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=3)
-    parser.add_argument("--episodes", type=int, default=20)
-    parser.add_argument("--intra", type=int, default=None, help="intra-op threads (default: session_config())")
-    parser.add_argument("--inter", type=int, default=None, help="inter-op threads (default: session_config())")
-    parser.add_argument("--profile", default=None, help="write cProfile statistics of the timed part here")
-    args = parser.parse_args(argv)
-
+def variant(connection, name: str, intra: int | None, inter: int | None, episodes_per_iteration: int,
+            profile: str | None) -> None:
+    """Child process: build one precision's graph, then train an iteration each time the parent asks."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    load_before = os.getloadavg()
     started = time.perf_counter()
+    import tensorflow  # noqa: F401  (measured on its own)
+
+    import_rss = rss_mb()
+    from markov.graph.precision import resolve_precision
+
+    precision, _, step = name.partition(":")
+    if step not in ("", "coach-steps"):
+        raise SystemExit(f"--variants: {name!r}: the only option after ':' is coach-steps")
+    resolved = resolve_precision(precision).precision
+    label = resolved + (f":{step}" if step else "")
     with tempfile.TemporaryDirectory() as experiment_path:
-        manager, hyperparameters = build_manager(args.intra, args.inter, experiment_path)
-        build_s = time.perf_counter() - started
+        manager, hyperparameters = build_manager(resolved, intra, inter, experiment_path, coach_step=bool(step))
         config = manager.sess._config
-        epochs, batch_size = hyperparameters.num_epochs, hyperparameters.batch_size
-        build_rss = peak_rss_mb()
-        print(f"graph built in {build_s:.1f} s, peak RSS {build_rss:.0f} MB; session threads intra={config.intra_op_parallelism_threads} "
-              f"inter={config.inter_op_parallelism_threads}; {os.cpu_count()} CPUs; "
-              f"load average before {load_before[0]:.2f}")
-        print(f"{'iter':>4} {'transitions':>11} {'ingest s':>9} {'train s':>8} {'total s':>8} {'trans-epochs/s':>15}")
-        rng = np.random.default_rng(0)
-        profiler = cProfile.Profile() if args.profile else None
-        rows = []
-        for iteration in range(1, args.iterations + 1):
-            episodes = make_episodes(rng, args.episodes)
+        connection.send({"label": label, "build_s": time.perf_counter() - started, "import_rss": import_rss,
+                         "graph_rss": rss_mb(), "intra": config.intra_op_parallelism_threads,
+                         "inter": config.inter_op_parallelism_threads,
+                         "epochs": hyperparameters.num_epochs, "batch_size": hyperparameters.batch_size})
+        agent = manager.get_agent()
+        profiler = cProfile.Profile() if profile else None
+        while (iteration := connection.recv()) is not None:
+            episodes = make_episodes(np.random.default_rng(iteration), WARM_UP_EPISODES if iteration == 0
+                                     else episodes_per_iteration)
             if profiler:
                 profiler.enable()
             steps, ingest_s, train_s = train_one_iteration(manager, hyperparameters, episodes)
             if profiler:
                 profiler.disable()
-            rate = steps * epochs / (ingest_s + train_s)
-            rows.append((steps, ingest_s, train_s, rate))
-            print(f"{iteration:>4} {steps:>11} {ingest_s:>9.2f} {train_s:>8.2f} {ingest_s + train_s:>8.2f} {rate:>15.0f}",
-                  flush=True)
             del episodes
+            connection.send({"steps": steps, "ingest_s": ingest_s, "train_s": train_s,
+                             "kl": float(agent.kl_divergence.get_last_value()),
+                             "entropy": float(agent.entropy.get_last_value()), "peak_rss": peak_rss_mb()})
         manager.sess.close()
-
-    steps = np.mean([row[0] for row in rows])
-    seconds = np.mean([row[1] + row[2] for row in rows])
-    forward, backward = iteration_flops(int(round(steps)), epochs, batch_size)
-    print(f"mean: {seconds:.2f} s per iteration, {steps * epochs / seconds:.0f} transition-epochs/s "
-          f"(image: 32-36 s, ~250 transition-epochs/s on 2 cores)")
-    print(f"peak RSS: {peak_rss_mb():.0f} MB (image: 1.75 GB)")
-    print(f"FLOPs per iteration (estimated): forward {forward / 1e9:.0f} G, backward {backward / 1e9:.0f} G, "
-          f"total {(forward + backward) / 1e9:.0f} G -> {(forward + backward) / seconds / 1e9:.1f} GFLOP/s; "
-          f"forward per sample {forward_flops_per_sample() / 1e6:.1f} M")
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
     if profiler:
-        profiler.dump_stats(args.profile)
-        print(f"cProfile statistics: {args.profile}")
+        profiler.dump_stats(f"{profile}.{label}")
+    connection.send(None)
+
+
+def isa_flags() -> str:
+    """The CPU's vector and matrix extensions, as /proc/cpuinfo names them."""
+    from markov.graph.precision import read_cpu_flags
+
+    return " ".join(sorted(f for f in read_cpu_flags() if f.startswith(("avx", "amx", "fma"))))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=3, help="iterations per precision (default %(default)s)")
+    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--variants", default="fp32,bf16",
+                        help="comma-separated precisions, each optionally with ':coach-steps'; the first is the "
+                             "reference of the ratios (default %(default)s)")
+    parser.add_argument("--intra", type=int, default=None, help="intra-op threads (default: session_config())")
+    parser.add_argument("--inter", type=int, default=None, help="inter-op threads (default: session_config())")
+    parser.add_argument("--profile", default=None, help="write cProfile statistics to PREFIX.<precision>")
+    args = parser.parse_args(argv)
+    requested = [name.strip() for name in args.variants.split(",") if name.strip()]
+
+    context = multiprocessing.get_context("spawn")
+    load_before = os.getloadavg()
+    print(f"{os.cpu_count()} CPUs, ISA: {isa_flags()}; load average before {load_before[0]:.2f}")
+    variants = []
+    for name in requested:  # built one after the other: each build takes both cores
+        parent_end, child_end = context.Pipe()
+        process = context.Process(target=variant, args=(child_end, name, args.intra, args.inter, args.episodes,
+                                                        args.profile), daemon=True)
+        process.start()
+        info = parent_end.recv()
+        print(f"{name} -> {info['label']}: graph built in {info['build_s']:.1f} s; RSS {info['import_rss']:.0f} MB "
+              f"after import tensorflow, {info['graph_rss']:.0f} MB with graph and session; session threads "
+              f"intra={info['intra']} inter={info['inter']}", flush=True)
+        variants.append((name, info, parent_end, process, []))
+
+    print(f"{'iter':>4} {'variant':>15} {'transitions':>11} {'ingest s':>9} {'train s':>8} {'total s':>8} "
+          f"{'trans-epochs/s':>15} {'KL':>9} {'entropy':>8} {'peak RSS MB':>12}")
+    for iteration in range(args.iterations + 1):
+        for name, info, connection, _, rows in variants:
+            connection.send(iteration)
+            row = connection.recv()
+            total = row["ingest_s"] + row["train_s"]
+            if iteration:
+                rows.append(row)
+            print(f"{iteration or 'warm':>4} {info['label']:>15} {row['steps']:>11} {row['ingest_s']:>9.2f} {row['train_s']:>8.2f} "
+                  f"{total:>8.2f} {row['steps'] * info['epochs'] / total:>15.0f} {row['kl']:>9.5f} "
+                  f"{row['entropy']:>8.4f} {row['peak_rss']:>12.0f}", flush=True)
+    for _, _, connection, process, _ in variants:
+        connection.send(None)
+        connection.recv()
+        process.join()
+
+    print(f"\n{'variant':>15} {'median s':>9} {'ratio':>6} {'trans-epochs/s':>15} {'peak RSS MB':>12} "
+          f"{'after import':>13} {'with graph':>11}")
+    reference = None
+    for name, info, _, _, rows in variants:
+        median = statistics.median(row["ingest_s"] + row["train_s"] for row in rows)
+        reference = reference or median
+        rate = statistics.median(row["steps"] for row in rows) * info["epochs"] / median
+        print(f"{info['label']:>15} {median:>9.2f} {median / reference:>6.2f} {rate:>15.0f} "
+              f"{max(row['peak_rss'] for row in rows):>12.0f} {info['import_rss']:>13.0f} {info['graph_rss']:>11.0f}")
+    name, info, _, _, rows = variants[0]
+    steps = statistics.median(row["steps"] for row in rows)
+    forward, backward = iteration_flops(int(round(steps)), info["epochs"], info["batch_size"])
+    print(f"FLOPs per iteration (estimated): forward {forward / 1e9:.0f} G, backward {backward / 1e9:.0f} G, "
+          f"total {(forward + backward) / 1e9:.0f} G; forward per sample {forward_flops_per_sample() / 1e6:.1f} M")
+    print(f"load average after: {os.getloadavg()[0]:.2f} (image: 28-36 s per iteration, 1.75-1.81 GB peak RSS)")
     return 0
 
 

@@ -18,7 +18,8 @@ def load_golden(path: Path) -> dict:
 
 
 def build_graph(metadata: dict, hyperparameters: dict | None = None, experiment_path: Path | None = None,
-                checkpoint_save_dir: Path | None = None, checkpoint_restore_path: Path | str | None = None):
+                checkpoint_save_dir: Path | None = None, checkpoint_restore_path: Path | str | None = None,
+                seed: int | None = None):
     """Parse, build and create a graph manager; returns ``(manager, parsed metadata)``."""
     from markov.graph.manager import build_graph_manager, create_graph
     from markov.hyperparameters import parse_hyperparameters
@@ -27,7 +28,7 @@ def build_graph(metadata: dict, hyperparameters: dict | None = None, experiment_
     parsed = parse_model_metadata(metadata)
     manager = build_graph_manager(parsed, parse_hyperparameters(hyperparameters or {}))
     create_graph(manager, experiment_path=experiment_path or "/tmp/deepracer-graph-tests",
-                 checkpoint_save_dir=checkpoint_save_dir, checkpoint_restore_path=checkpoint_restore_path)
+                 checkpoint_save_dir=checkpoint_save_dir, checkpoint_restore_path=checkpoint_restore_path, seed=seed)
     return manager, parsed
 
 

@@ -7,15 +7,19 @@ reward says which action fits each. Episodes are played on-policy with the agent
 pickled and unpickled as on the wire (docs/protocol.md §5.3), and handed to Coach by
 ``ingest_transitions`` in the trainer loop's order: ingest, ``prepare_training``,
 ``should_train``, ``train``. The policy is then judged on frames it never trained on.
+Each test runs in fp32 and, where the CPU multiplies bf16 natively, in bf16 (the trainer's
+``--precision auto`` there): mixed precision must not cost the learning.
 """
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import markov.compat  # noqa: F401  (must precede rl_coach)
 from rl_coach.core_types import Episode, Transition
 
 from markov.graph.manager import build_graph_manager, create_graph
+from markov.graph.precision import BF16, FP32, detect_hardware
 from markov.hyperparameters import parse_hyperparameters
 from markov.memory.channels import decode_reply, encode_episode
 from markov.model_metadata import parse_model_metadata
@@ -25,6 +29,10 @@ CAMERA = "FRONT_FACING_CAMERA"
 STEERING = (-30, -15, 0, 15, 30)
 LEFT_ACTION, RIGHT_ACTION = 0, 4  # the discrete action each kind of frame rewards
 LEFT_STEERING, RIGHT_STEERING = 20.0, -20.0  # the continuous steering each kind of frame rewards
+_HARDWARE = detect_hardware()
+PRECISIONS = [FP32, pytest.param(BF16, marks=pytest.mark.skipif(
+    not _HARDWARE.cpu_bf16_flags or _HARDWARE.has_gpu,
+    reason="bf16 needs a CPU with AVX-512-BF16 or AMX and the networks on it (elsewhere oneDNN emulates it)"))]
 
 
 def frames(rng: np.random.Generator, left: np.ndarray) -> np.ndarray:
@@ -41,12 +49,12 @@ def frames(rng: np.random.Generator, left: np.ndarray) -> np.ndarray:
     return np.clip(level + noise, 0, 255).astype(np.uint8)
 
 
-def build(metadata: dict, hyperparameters: dict, tmp_path):
+def build(metadata: dict, hyperparameters: dict, tmp_path, precision: str = FP32):
     parsed = parse_model_metadata({"sensor": [CAMERA], "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
                                    "version": "5", **metadata})
     hp = parse_hyperparameters(hyperparameters)
     manager = build_graph_manager(parsed, hp)
-    create_graph(manager, experiment_path=tmp_path, seed=0)  # the same initial weights in every run
+    create_graph(manager, experiment_path=tmp_path, seed=0, precision=precision)  # the same initial weights in every run
     return manager, hp
 
 
@@ -90,12 +98,13 @@ def ppo_probabilities(manager, images: np.ndarray) -> np.ndarray:
     return network.predict({CAMERA: images})[1]
 
 
-def test_clipped_ppo_learns_the_action_each_frame_rewards(tmp_path):
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_clipped_ppo_learns_the_action_each_frame_rewards(tmp_path, precision):
     np.random.seed(0)  # Coach shuffles with numpy's global generator
     rng = np.random.default_rng(0)
     manager, hp = build({"action_space": [{"steering_angle": s, "speed": 1.0} for s in STEERING]},
                         # few epochs and small batches keep it fast; a short horizon makes each reward the action's own
-                        {"num_epochs": 3, "batch_size": 32, "discount_factor": 0.1}, tmp_path)
+                        {"num_epochs": 3, "batch_size": 32, "discount_factor": 0.1}, tmp_path, precision)
     try:
         def act(images):
             probabilities = ppo_probabilities(manager, images)
@@ -119,7 +128,7 @@ def test_clipped_ppo_learns_the_action_each_frame_rewards(tmp_path):
             history.append(correct_probability())
             if history[-1] >= 0.8:
                 break
-        print("PPO: probability of the rewarded action per iteration", np.round(history, 3))
+        print(f"PPO ({precision}): probability of the rewarded action per iteration", np.round(history, 3))
         assert before < 0.5  # a fresh policy is near uniform (1/5)
         assert history[-1] >= 0.8, f"after {len(history) - 1} iterations: {history}"
     finally:
@@ -133,12 +142,13 @@ def sac_head(manager):
     return network, network.output_heads[0]
 
 
-def test_sac_steers_toward_the_target_each_frame_rewards(tmp_path):
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_sac_steers_toward_the_target_each_frame_rewards(tmp_path, precision):
     np.random.seed(0)
     rng = np.random.default_rng(1)
     manager, hp = build({"action_space": {"steering_angle": {"low": -30, "high": 30}, "speed": {"low": 0.5, "high": 1}},
                          "action_space_type": "continuous", "training_algorithm": "sac"},
-                        {"batch_size": 32, "discount_factor": 0.1}, tmp_path)
+                        {"batch_size": 32, "discount_factor": 0.1}, tmp_path, precision)
     try:
         network, head = sac_head(manager)
 
@@ -167,7 +177,7 @@ def test_sac_steers_toward_the_target_each_frame_rewards(tmp_path):
             history.append(steering_error())
             if history[-1] <= before / 2:
                 break
-        print("SAC: mean |steering - target| per iteration", np.round(history, 2))
+        print(f"SAC ({precision}): mean |steering - target| per iteration", np.round(history, 2))
         assert history[-1] <= before / 2, f"after {len(history) - 1} iterations: {history}"
         assert steering()[held_out].mean() > 0 > steering()[~held_out].mean()
     finally:

@@ -36,6 +36,7 @@ from markov.checkpoint_names import parse_checkpoint_number
 from markov.graph.checkpoint import CheckpointRef, CheckpointSaver, latest_checkpoint
 from markov.graph.precision import FP32, session_precision_options
 from markov.graph.spaces import spaces_definition
+from markov.graph.in_graph_steps import install_in_graph_steps
 from markov.hyperparameters import HyperParameters
 from markov.model_metadata import ModelMetadata
 
@@ -119,15 +120,18 @@ class DeepRacerGraphManager(GraphManager):
         return [level], []
 
     def create_session(self, task_parameters: TaskParameters) -> None:
+        image_graph = self.graph.as_graph_def()  # graphdef.pb: the graph as the image builds it (§1.6)
+        install_in_graph_steps(self)  # before the session's first run: TF forbids changing ops a session has run
         self.set_session(v1.Session(graph=self.graph, config=session_config(self.precision)))
         if task_parameters.checkpoint_save_dir:
             os.makedirs(task_parameters.checkpoint_save_dir, exist_ok=True)
-            self.save_graph()  # graphdef.pb, once (§1.6)
+            self.save_graph(image_graph)  # once
         self.checkpoint_saver = CheckpointSaver(self.graph, every_global=self.checkpoint_every_global)
         self.restore_checkpoint()
 
-    def save_graph(self) -> None:
-        v1.train.write_graph(self.graph, logdir=self.task_parameters.checkpoint_save_dir, name=GRAPHDEF_FILE,
+    def save_graph(self, graph_def=None) -> None:
+        """Write ``graphdef.pb`` (``graph_def``, default the whole graph now) to the checkpoint folder."""
+        v1.train.write_graph(self.graph if graph_def is None else graph_def, logdir=self.task_parameters.checkpoint_save_dir, name=GRAPHDEF_FILE,
                              as_text=False)
 
     def restore_checkpoint(self) -> None:

@@ -4,7 +4,12 @@ import json
 import pytest
 
 from markov.checkpoint_records import (
-    BEST, LAST, checkpoint_records_json, choose_checkpoint, parse_best_score, parse_checkpoint_records,
+    BEST,
+    LAST,
+    checkpoint_records_json,
+    choose_checkpoint,
+    parse_best_score,
+    parse_checkpoint_records,
 )
 
 

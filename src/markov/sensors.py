@@ -32,9 +32,10 @@ IMAGE_SENSORS = (FRONT_FACING_CAMERA, LEFT_CAMERA, OBSERVATION, STEREO_CAMERAS)
 LIDAR_CLIP = (0.15, 1.0)
 # SECTOR_LIDAR: the sector discretiser with fixed settings, 8 sectors of one 0/1 value, clipping 0.5 m.
 SECTOR_LIDAR_CONFIG = LidarConfig(num_sectors=8, num_values_per_sector=1, clipping_dist=0.5)
+_DEFAULT_LIDAR_CONFIG = LidarConfig()  # the image's lidar_config defaults
 
 
-def observation_shape(sensor: str, lidar_config: LidarConfig = LidarConfig()) -> tuple[int, ...]:
+def observation_shape(sensor: str, lidar_config: LidarConfig = _DEFAULT_LIDAR_CONFIG) -> tuple[int, ...]:
     """Shape of the *filtered* observation a transition carries for ``sensor``.
 
     ``lidar_config`` is the model's, read only for DISCRETIZED_SECTOR_LIDAR.

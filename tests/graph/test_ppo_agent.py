@@ -5,9 +5,14 @@ import json
 
 import numpy as np
 import pytest
-
 from graph_fixtures import GOLDEN_DIR, build_graph
-from markov.graph.ppo_agent import DeepRacerClippedPPOAgent, PREDICTION_CHUNK, explained_variance, predict_in_chunks
+
+from markov.graph.ppo_agent import (
+    PREDICTION_CHUNK,
+    DeepRacerClippedPPOAgent,
+    explained_variance,
+    predict_in_chunks,
+)
 
 
 def test_slices_join_like_one_call():

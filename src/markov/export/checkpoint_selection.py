@@ -26,7 +26,12 @@ from markov.checkpoint_names import (
     parse_checkpoint_file,
     split_checkpoint_name,
 )
-from markov.checkpoint_records import BEST, LAST, choose_checkpoint, parse_checkpoint_records
+from markov.checkpoint_records import (
+    BEST,
+    LAST,
+    choose_checkpoint,
+    parse_checkpoint_records,
+)
 from markov.checkpoint_records import FILE_NAME as RECORDS_FILE_NAME
 from markov.errors import ConfigError
 

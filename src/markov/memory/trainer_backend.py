@@ -259,7 +259,7 @@ class TrainerBackend:
         stats.complete = True
         log.debug("Fetched %d episodes, %d steps in %.2f s", stats.episodes, stats.steps, stats.seconds)
 
-    def _while_quiet(self, state: "_Exchange", now: float) -> None:
+    def _while_quiet(self, state: _Exchange, now: float) -> None:
         """Nothing arrived: re-send the request after ``poll_time``, say what we wait for, diagnose once."""
         if now - state.last_sent >= self.poll_time:
             self._request(state.index)  # lost or not yet answerable: ask again (docs/protocol.md §5.1)
@@ -272,7 +272,7 @@ class TrainerBackend:
                 log.warning(self._likely_cause(state.index, state.wanted, state.stats, waited))
                 state.diagnosed = True
 
-    def _ask_for_next_early(self, state: "_Exchange") -> None:
+    def _ask_for_next_early(self, state: _Exchange) -> None:
         """A payload arrived: ask for the next episode before decoding this one.
 
         Almost always this payload is episode ``index``, so the worker pickles and sends the next
@@ -283,7 +283,7 @@ class TrainerBackend:
             self._request(state.index + 1)
             state.asked_early = state.index + 1
 
-    def _take_back_early_request(self, state: "_Exchange", reply: wire.Reply | None) -> None:
+    def _take_back_early_request(self, state: _Exchange, reply: wire.Reply | None) -> None:
         """The payload was not episode ``index``: make ``index`` the workers' last request again.
 
         Its owner then sends it the moment it is finished (§5.4).
@@ -292,7 +292,7 @@ class TrainerBackend:
             self._request(state.index)
             state.asked_early = -1
 
-    def _accept(self, state: "_Exchange", reply: wire.Reply) -> bool:
+    def _accept(self, state: _Exchange, reply: wire.Reply) -> bool:
         """Episode ``index`` arrived: move on to the next index and request it; False if it is over the cap.
 
         Over the cap (§5.6) it is dropped, and so are all later ones: like the image, jump to the

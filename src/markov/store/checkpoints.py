@@ -14,15 +14,20 @@ them from a checkpoint name.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Union
 
-from markov.checkpoint_names import checkpoint_name, frozen_model_filename, parse_checkpoint_number
-from markov.checkpoint_records import checkpoint_records_json, parse_checkpoint_records
+from markov.checkpoint_names import (
+    frozen_model_filename,
+    highest_checkpoint,
+    name_from_tf_state,
+    parse_checkpoint_file,
+    parse_checkpoint_number,
+)
+from markov.checkpoint_records import BEST, LAST, checkpoint_records_json, choose_checkpoint, parse_checkpoint_records
 from markov.errors import StorageError
 from markov.store import keys as keylib
 from markov.store.atomic import PARTIAL_SUFFIX, atomic_write_bytes
@@ -33,7 +38,6 @@ from markov.store.resume import refuse_overwrite
 log = logging.getLogger(__name__)
 
 NUM_MODELS_TO_KEEP = 4
-_CHECKPOINT_FILE_PATTERN = re.compile(r"\A([0-9]+)_Step-([0-9]+)\.ckpt\.")
 # The frozen graph of the checkpoint being published: bytes, or a function of the checkpoint name.
 FrozenModel = Optional[Union[bytes, Callable[[str], bytes]]]
 
@@ -376,12 +380,18 @@ def download_pretrained(store: ObjectStore, keys: ModelKeys, local_dir: str | Pa
         raise StorageError(f"the pretrained model {store.uri(keys.model_dir)} is empty; check "
                            "--pretrained_s3_bucket and --pretrained_s3_prefix")
     records = read_checkpoint_records(store, keys)
-    name = records.best if checkpoint.strip().lower() == "best" else records.last
-    if not name and keys.coach_checkpoint in objects:
-        data = get_bytes_or_none(store, keys.coach_checkpoint)
-        name = data.decode("utf-8", "replace").strip() if data else None
-    if not name and metadata_version < 2 and keys.tf_checkpoint_state in objects:
-        name = _name_from_tf_state(store.get_bytes(keys.tf_checkpoint_state))
+
+    def pointer() -> str | None:
+        data = get_bytes_or_none(store, keys.coach_checkpoint) if keys.coach_checkpoint in objects else None
+        return data.decode("utf-8", "replace").strip() if data else None
+
+    def tf_state() -> str | None:
+        if metadata_version >= 2 or keys.tf_checkpoint_state not in objects:
+            return None
+        return name_from_tf_state(store.get_bytes(keys.tf_checkpoint_state).decode("utf-8", "replace"))
+
+    name, _ = choose_checkpoint(BEST if checkpoint.strip().lower() == BEST else LAST, (records.best, records.last),
+                                pointer=pointer, tf_state=tf_state)
     local = Path(local_dir)
     name = _download_checkpoint(store, keys, name or "", local, objects)
     # Coach refuses to restore from a folder that holds a TF `checkpoint` state file (§4.4 step 4).
@@ -391,21 +401,11 @@ def download_pretrained(store: ObjectStore, keys: ModelKeys, local_dir: str | Pa
     return PretrainedCheckpoint(name=name, number=number if number is not None else 0, local_dir=local)
 
 
-def _name_from_tf_state(data: bytes) -> str | None:
-    """The checkpoint named on the first line of TF's state file: ``model_checkpoint_path: "<path>"``."""
-    first_line = data.decode("utf-8", "replace").splitlines()[0] if data else ""
-    match = re.search(r'"([^"]*)"', first_line)
-    if not match:
-        return None
-    # 2020 Windows trainers wrote this path with backslashes; only the file name matters.
-    return re.split(r"[\\/]", match.group(1))[-1] or None
-
-
 def _download_checkpoint(store: ObjectStore, keys: ModelKeys, name: str, local_dir: Path, objects: list[str]) -> str:
     """Download checkpoint ``name`` (or, if its files are gone, the highest-numbered one) and point to it."""
     wanted = [key for key in objects if name and keylib.basename(key).startswith(name) and not key.endswith(".pb")]
     if not wanted:
-        newest = _highest_numbered_checkpoint(objects)
+        newest = highest_checkpoint(keylib.basename(key) for key in objects)
         if newest is None:
             raise StorageError(f"no checkpoint files under {store.uri(keys.model_dir)} "
                                f"(pointer names {name or 'nothing'}); the model has no checkpoint to load")
@@ -420,23 +420,13 @@ def _download_checkpoint(store: ObjectStore, keys: ModelKeys, name: str, local_d
     return name
 
 
-def _highest_numbered_checkpoint(objects: list[str]) -> str | None:
-    best: tuple[int, int] | None = None
-    for key in objects:
-        match = _CHECKPOINT_FILE_PATTERN.match(keylib.basename(key))
-        if match:
-            candidate = (int(match.group(1)), int(match.group(2)))
-            best = candidate if best is None or candidate > best else best
-    return checkpoint_name(*best) if best else None
-
-
 def _prune_local_checkpoints(local_dir: Path, current: str, keep: int) -> None:
     """Keep the checkpoint just loaded and the ``keep - 1`` newest others."""
     numbers: dict[int, list[Path]] = {}
     for path in local_dir.iterdir():
-        match = _CHECKPOINT_FILE_PATTERN.match(path.name)
-        if match and not path.name.startswith(current + "."):
-            numbers.setdefault(int(match.group(1)), []).append(path)
+        parsed = parse_checkpoint_file(path.name)
+        if parsed and not path.name.startswith(current + "."):
+            numbers.setdefault(parsed.number, []).append(path)
     for number in sorted(numbers)[:max(0, len(numbers) - (keep - 1))]:
         for path in numbers[number]:
             path.unlink(missing_ok=True)

@@ -43,8 +43,9 @@ class IterationSummaries:
     """One event file under ``log_dir``; :meth:`write` adds an iteration's scalars and flushes."""
 
     def __init__(self, log_dir: Path) -> None:
-        import markov.compat  # noqa: F401  (graph mode, which FileWriter requires)
         import tensorflow as tf
+
+        import markov.compat  # noqa: F401  (graph mode, which FileWriter requires)
 
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)

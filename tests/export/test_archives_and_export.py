@@ -243,3 +243,17 @@ def test_droa_export_refuses_hyperparameters_outside_droas_schema(run, tmp_path)
     bad.write_text(json.dumps({"loss_type": "l1"}))
     with pytest.raises(ConfigError, match="loss_type 'l1': DRoA accepts 'mean_squared_error' or 'huber'"):
         export_droa(open_model_folder(str(root)), tmp_path / "m.zip", "last", hyperparameters=bad)
+
+
+@pytest.mark.parametrize(("source", "name", "world"), [("tracks-dir", "2022_reinvent_champ_ccw", "2022_reinvent_champ"),
+                                                        ("built-in", "oval", "reInvent2019_wide")])
+def test_droa_world_name_comes_from_the_runs_track_record(tmp_path, source, name, world):
+    root = tmp_path / "run"
+    make_run(root, METADATA, numbers=(0,), best=0, last=0)
+    record = {"name": name, "source": source, "route": None, "world": None, "route_key": f"run/tracks/{name}.npy",
+              "length": 30.0, "width": 1.07, "reversed": False}
+    (root / "model" / "training_track.json").write_text(json.dumps(record))
+    export_droa(open_model_folder(str(root)), tmp_path / "m.zip", "last")
+    params = yaml.safe_load(archives.read_archive(tmp_path / "m.zip")["training_params.yaml"])
+    assert params["WORLD_NAME"] == world
+    assert params["TRACK_DIRECTION_CLOCKWISE"] is False

@@ -62,15 +62,18 @@ def describe_track(requested: str | Path, track: Any, keys: ModelKeys, world: An
     from markov.sim.track_library import BUILTIN_TRACKS
 
     text = str(requested)
+    name = str(getattr(track, "name", None) or Path(text).stem)
     if world is not None:
+        # The route may carry a direction suffix (reInvent2019_track_ccw) where the world has the bare name.
         source = IMAGE_WORLD
-        route = str(Path(world.folder) / "routes" / f"{world.name}.npy")
+        routes = Path(world.folder) / "routes"
+        route = str(next((path for path in (routes / f"{name}.npy", routes / f"{world.name}.npy") if path.is_file()),
+                         routes / f"{name}.npy"))
         world_file = str(world.world_file)
     elif text in BUILTIN_TRACKS:
         source, route, world_file = BUILT_IN, None, None
     else:
         source, route, world_file = ROUTE_FILE, str(Path(text).expanduser().resolve()), None
-    name = str(getattr(track, "name", None) or Path(text).stem)
     width = float(np.median(np.linalg.norm(np.asarray(track.outer) - np.asarray(track.inner), axis=1)))
     return TrackRecord(name=name, source=source, route=route, world=world_file, route_key=keys.route(name),
                        length=float(track.length), width=round(width, 4), reversed=bool(getattr(track, "is_reversed", False)))

@@ -198,6 +198,20 @@ def source_date_epoch(environ: Mapping[str, str] | None = None) -> int:
     return 0 if value is None else _int(value, "SOURCE_DATE_EPOCH", 0, 2**63 - 1)
 
 
+TRACKS_ENV = "DEEPRACER_TRACKS"
+
+
+def tracks_dir(flag: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The simulator commands' tracks folder (the image's layout): ``--tracks-dir``, else ``DEEPRACER_TRACKS``.
+
+    None means no folder: only the built-in tracks and route files can be driven.
+    """
+    if flag is not None and str(flag).strip():
+        return Path(flag).expanduser()
+    value = env_value(TRACKS_ENV, environ)
+    return Path(value).expanduser() if value is not None else None
+
+
 def build_arg_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     """The trainer's flags, with defaults taken from ``environ`` (the image's names, §1.2)."""
     env = os.environ if environ is None else environ

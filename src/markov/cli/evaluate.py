@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from markov.cli.tracks import add_track_arguments
 from markov.export.checkpoint_selection import parse_step
 
 
@@ -20,11 +20,7 @@ def register(subparsers) -> None:
                         help="a car archive or folder, or a run's folder (its model prefix, e.g. runs/first/store/deepracer-local)")
     parser.add_argument("--step", default="best", type=parse_step, metavar="best|last|N",
                         help="for a run's folder: which checkpoint (default: best)")
-    parser.add_argument("--track", default=None, metavar="T",
-                        help="built-in track (oval, twisty), an image track name (with --tracks-dir) or a route .npy "
-                             "(default: the run's recorded track, else oval)")
-    parser.add_argument("--tracks-dir", default=None, type=Path, metavar="DIR",
-                        help="a folder in the simulation image's layout holding the image's track worlds (default: none)")
+    add_track_arguments(parser, default=None, default_text="the run's recorded track, else oval")
     parser.add_argument("--laps", type=int, default=3, metavar="N", help="laps to drive (default: 3)")
     parser.add_argument("--max-steps", type=int, default=3000, metavar="N", help="step limit per lap, 15 steps = 1 s (default: 3000)")
     parser.add_argument("--out-dir", "--out", dest="out_dir", default=None, metavar="DIR",

@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from markov.cli.tracks import add_track_arguments
 from markov.sim.randomization import FLAG_HELP, parse_randomization
 
 
@@ -15,7 +16,7 @@ def register(subparsers) -> None:
         description="Train a model end to end on this machine, with no argument needed. Ctrl-C saves a usable "
                     "checkpoint; running again with the same --out continues from it.",
     )
-    parser.add_argument("--track", default="oval", help="built-in track (oval, twisty) or a route .npy (default: oval)")
+    add_track_arguments(parser)
     parser.add_argument("--model-metadata", type=Path, metavar="FILE", help="model_metadata.json (default: the package's)")
     parser.add_argument("--reward-function", type=Path, metavar="FILE", help="reward_function.py (default: the package's)")
     parser.add_argument("--hyperparameters", type=Path, metavar="FILE",
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     minutes = args.minutes if args.minutes is not None or args.iterations is not None else 30.0
     parse_randomization(args.domain_randomization)  # a bad value fails here, naming the flag, not in a child
-    options = LocalOptions(out=args.out, track=args.track, model_metadata=args.model_metadata,
+    options = LocalOptions(out=args.out, track=args.track, tracks_dir=args.tracks_dir, model_metadata=args.model_metadata,
                            reward_function=args.reward_function, hyperparameters=args.hyperparameters,
                            workers=args.workers, iterations=args.iterations, minutes=minutes,
                            max_steps=args.max_steps, redis_host=args.redis_host, redis_port=args.redis_port,

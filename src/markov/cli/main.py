@@ -25,6 +25,7 @@ SUBCOMMANDS = (
     "export",
     "evaluate",
     "reward_check",
+    "tracks",
     "pack",
 )
 

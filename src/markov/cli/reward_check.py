@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from markov.cli.tracks import add_track_arguments
 from markov.sim.env import DeepRacerEnv
 from markov.sim.reward_function import RewardFunctionError
 from markov.sim.scripted_driver import CenterLineDriver
-from markov.sim.track_library import BUILTIN_TRACKS, DEFAULT_TRACK
+from markov.sim.track_library import DEFAULT_TRACK
 from markov.sim.track_plot import plot_track
 
 DEFAULT_OUT = "reward-check"
@@ -31,8 +32,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--reward-function", default=None, metavar="FILE",
                         help="reward_function.py to check (default: the package's example)")
-    parser.add_argument("--track", default=DEFAULT_TRACK,
-                        help=f"built-in track ({', '.join(BUILTIN_TRACKS)}) or a route .npy (default: {DEFAULT_TRACK})")
+    add_track_arguments(parser, default=DEFAULT_TRACK)
     parser.add_argument("--episodes", type=int, default=5, help="episodes to drive (default: 5)")
     parser.add_argument("--model-metadata", default=None, metavar="FILE",
                         help="model_metadata.json whose action space the driver uses (default: the package's)")
@@ -49,9 +49,10 @@ def run(args: argparse.Namespace) -> int:
     from markov.errors import ConfigError
     if args.episodes < 1 or args.sections < 1:
         raise ConfigError("--episodes and --sections must be at least 1")
-    env = DeepRacerEnv(args.model_metadata, track=args.track, reward_function=args.reward_function,
+    env = DeepRacerEnv(args.model_metadata, track=args.track, tracks_dir=args.tracks_dir, reward_function=args.reward_function,
                        max_steps=args.max_steps, direction="reverse" if args.reverse else "forward",
-                       start_position="round_robin", seed=args.seed)
+                       start_position="round_robin", seed=args.seed,
+                       renderer="flat")  # the scripted driver looks at the route, not at the camera
     driver = CenterLineDriver(env, seed=args.seed)
     track = env.track
     xs, ys, rewards, sections, on_track = [], [], [], [], []

@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from markov.cli.tracks import add_track_arguments
 from markov.config import SEED_MAX, aws_region, env_flag, env_value, rollout_index, s3_endpoint_url
 from markov.errors import ConfigError
 from markov.sim.randomization import FLAG_HELP, parse_randomization
@@ -47,7 +48,7 @@ def register(subparsers) -> None:
                         help="CA certificate that signed the Redis server's (default: $REDIS_TLS_CA_FILE, else the system's)")
     parser.add_argument("--redis_protocol", choices=("current", "2020"), default="current",
                         help="the trainer's protocol generation (docs/protocol.md §5.2; default %(default)s)")
-    parser.add_argument("--track", default="oval", help="built-in track (oval, twisty) or a route .npy (default oval)")
+    add_track_arguments(parser)
     parser.add_argument("--reward_function", default=None, metavar="FILE_OR_KEY",
                         help="reward_function.py: a local file or a key in the store "
                              "(default: custom_files/reward_function.py in the store if present, else the package default)")
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = RolloutConfig(
         store=store, s3_prefix=args.s3_prefix, work_dir=work_dir, worker_index=args.worker_index,
-        num_workers=args.num_workers, track=args.track, reward_function=reward, max_steps=args.max_steps,
+        num_workers=args.num_workers, track=args.track, tracks_dir=args.tracks_dir, reward_function=reward, max_steps=args.max_steps,
         redis_host=args.redis_host, redis_port=args.redis_port, redis_password=args.redis_password,
         redis_username=args.redis_username, redis_tls=args.redis_tls, redis_tls_ca_file=args.redis_tls_ca_file,
         redis_protocol=args.redis_protocol, wait_timeout=args.wait_timeout, poll_s=args.poll, on_episode=on_episode,

@@ -58,6 +58,7 @@ class LocalOptions:
 
     out: Path
     track: str = "oval"
+    tracks_dir: Path | None = None  # the image's track worlds (docs/simulator.md)
     model_metadata: Path | None = None
     reward_function: Path | None = None
     hyperparameters: Path | None = None
@@ -236,6 +237,8 @@ class LocalSession:
                    "--domain_randomization", self.options.domain_randomization]
         if self.options.seed is not None:
             command += ["--seed", str(self.options.seed)]  # the worker adds its index
+        if self.options.tracks_dir is not None:
+            command += ["--tracks_dir", str(self.options.tracks_dir)]
         env = {**os.environ, **self._redis_env} if self._redis_env else None  # the login, never on a command line
         return Child(f"rollout-{index}", command, self.out / "logs" / f"rollout-{index}.log", env=env)
 

@@ -58,6 +58,7 @@ class RolloutConfig:
     worker_index: int = 0
     num_workers: int = 1
     track: str = DEFAULT_TRACK
+    tracks_dir: Path | None = None              # the image's track worlds (markov.sim.world); None: built-ins only
     reward_function: str | Path | None = None  # a .py file; None: the package default
     max_steps: int = DEFAULT_MAX_STEPS          # per episode
     redis_host: str | None = None               # None: the address in ip/ip.json
@@ -175,7 +176,7 @@ class RolloutWorker:
                  config.worker_index, config.num_workers, share, n_episodes)
         graph_manager, policy = self._build_policy(metadata, hyperparameters, name)
         self._remember_best()
-        env = DeepRacerEnv(metadata, track=config.track, reward_function=config.reward_function,
+        env = DeepRacerEnv(metadata, track=config.track, tracks_dir=config.tracks_dir, reward_function=config.reward_function,
                            max_steps=config.max_steps, seed=config.worker_seed, randomization=config.randomization)
         if config.randomization.enabled:
             log.info("Domain randomisation per episode: %s", describe(config.randomization))

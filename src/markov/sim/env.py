@@ -40,8 +40,11 @@ from markov.sim.reward_function import RewardFunction, load_reward_function
 from markov.sim.reward_params import make_reward_params
 from markov.sim.simtrace import SimtraceWriter
 from markov.sim.track import Track
-from markov.sim.track_library import DEFAULT_TRACK, load_track
+from markov.sim.mesh_camera import MeshScene, gl_available
+from markov.sim.sensor_mounts import load_car_mounts
+from markov.sim.track_library import DEFAULT_TRACK, resolve_track
 from markov.sim.track_map import TrackMap
+from markov.sim.world import Lighting, World
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,9 @@ ROUND_ROBIN_ADVANCE = 0.05   # ROUND_ROBIN_ADVANCE_DIST, fraction of the lap
 DEFAULT_MAX_STEPS = 10000    # the image's MAX_STEPS
 DIRECTIONS = ("forward", "reverse", "alternate")
 START_POSITIONS = ("round_robin", "fixed", "random")
+MESH, FLAT = "mesh", "flat"
+RENDERERS = ("auto", MESH, FLAT)
+LIDAR_HEIGHT = 0.1847  # the image's laser link above base_link, for a tracks folder whose URDF has no lidar
 
 
 class DeepRacerEnv:
@@ -66,8 +72,8 @@ class DeepRacerEnv:
     Args:
         metadata: a ModelMetadata, a path to model_metadata.json, or None for the package
             default. Its sensors decide the observation keys, its action space the actions.
-        track: a built-in track name (``oval``, ``twisty``), an image route ``.npy`` path, or
-            a Track.
+        track: a built-in track name (``oval``, ``twisty``), an image route ``.npy`` path, a
+            Track, or the name of an image track in ``tracks_dir`` (its route and world).
         reward_function: a callable ``f(params) -> float``, a ``.py`` file defining
             ``reward_function``, or None for the package default.
         max_steps: episode step limit (truncation, status ``time_up``).
@@ -82,6 +88,10 @@ class DeepRacerEnv:
         seed: seeds the random start positions.
         randomization: per-episode domain randomisation of the camera frames and lights
             (markov.sim.randomization); off by default.
+        tracks_dir: a folder in the simulation image's layout (markov.sim.world) that ``track``
+            names a track of; None for built-in tracks and route files only.
+        renderer: "auto" (the mesh camera on an image track's world when OpenGL works, else the
+            flat renderer with one warning), "mesh" (fail instead) or "flat".
     """
 
     dt = 1.0 / STEPS_PER_SECOND
@@ -93,7 +103,8 @@ class DeepRacerEnv:
                  start_position: str | float = "round_robin", simtrace: str | Path | None = None,
                  car: CarSpec = CarSpec(), camera: CameraSpec = CameraSpec(),
                  map_resolution: float = 0.01, prepare_step: bool = True, seed: int | None = None,
-                 randomization: Randomization = OFF) -> None:
+                 randomization: Randomization = OFF, tracks_dir: str | Path | None = None,
+                 renderer: str = "auto") -> None:
         if metadata is None:
             from markov.defaults import MODEL_METADATA
             metadata = MODEL_METADATA
@@ -118,7 +129,10 @@ class DeepRacerEnv:
         self.prepare_step = prepare_step
         self.rng = np.random.default_rng(seed)
 
-        forward = load_track(track, reversed=False)
+        resolved = resolve_track(track, tracks_dir)
+        forward = resolved.track
+        self.world: World | None = resolved.world
+        self.renderer = self._choose_renderer(renderer)
         self._tracks = {False: forward}
         self._maps = {False: TrackMap(forward, resolution=map_resolution)}
         if direction != "forward":
@@ -130,7 +144,8 @@ class DeepRacerEnv:
         self._sensors = self._build_sensors(self._maps[False])
         # Unless the randomisation has its own seed, the simulator's seed seeds it too.
         self.randomizer = DomainRandomizer(randomization if randomization.seed is not None or seed is None
-                                           else replace(randomization, seed=seed))
+                                           else replace(randomization, seed=seed),
+                                           lit_renderer=self.renderer == MESH)
         self.conditions = IDENTITY  # this episode's draw
         self._cameras = [name for name in self._sensors if name in CAMERA_SENSORS]
 
@@ -192,6 +207,9 @@ class DeepRacerEnv:
             start = self._next_start
         self.episode += 1
         self.conditions = self.randomizer.episode(self.episode - self._sequence_start)
+        if self._scene is not None and (self._relit or not self.conditions.lighting.is_identity):
+            self._scene.set_lighting(self.conditions.lighting.relight(self._base_lighting))
+            self._relit = not self.conditions.lighting.is_identity
         self._start_ndist = start
         x, y, yaw = options.get("pose") or self.track.pose_at(start * self.track.length)
         self.state = CarState(x, y, yaw)
@@ -292,8 +310,26 @@ class DeepRacerEnv:
     def render(self) -> np.ndarray:
         """The front camera's current (120, 160) grey frame, whatever the model's sensors."""
         if "_front_camera" not in self.__dict__:
-            self._front_camera = Camera(self.track_map, self.camera_spec)
+            self._front_camera = self._camera("front")
         return self._front_camera.render(self.state.x, self.state.y, self.state.yaw)
+
+    @property
+    def lighting(self) -> Lighting | None:
+        """The world's lighting in use now (None on the flat renderer, which has no lights)."""
+        return self._scene.lighting if self._scene is not None else None
+
+    def set_lighting(self, lighting: Lighting | None) -> None:
+        """Light the following frames with ``lighting`` (None: the world's own), e.g. per episode.
+
+        Domain randomisation's light jitter, when on, varies around this. No effect on the flat
+        renderer.
+        """
+        if self._scene is None:
+            log.debug("set_lighting: the flat renderer has no lights")
+            return
+        self._base_lighting = lighting or self._scene.world.lighting
+        self._scene.set_lighting(self._base_lighting)
+        self._relit = False
 
     def close(self) -> None:
         if self._simtrace is not None:
@@ -313,19 +349,48 @@ class DeepRacerEnv:
         if self._simtrace is not None:
             self._simtrace.flush()
 
+    def _choose_renderer(self, renderer: str) -> str:
+        """``mesh`` or ``flat``; builds the mesh scene (``self._scene``) for ``mesh``."""
+        self._scene: MeshScene | None = None
+        self._base_lighting: Lighting | None = None
+        self._relit = False
+        if renderer not in RENDERERS:
+            raise ConfigError(f"renderer {renderer!r}: allowed {', '.join(RENDERERS)}")
+        if renderer == FLAT or (self.world is None and renderer == "auto"):
+            return FLAT
+        if self.world is None:
+            raise ConfigError("renderer 'mesh' needs an image track: --track NAME --tracks-dir DIR (see docs/simulator.md)")
+        reason = gl_available()
+        if reason is not None:
+            if renderer == MESH:
+                raise ConfigError(f"renderer 'mesh': {reason} (see docs/simulator.md for what OpenGL needs)")
+            _warn_flat_once(self.world.name, reason)
+            return FLAT
+        self._scene = MeshScene(self.world)
+        self._base_lighting = self.world.lighting
+        self._mounts = load_car_mounts(self.world.folder)
+        return MESH
+
+    def _camera(self, which: str):
+        """A camera with the flat Camera's ``render``: ``front``, ``left`` or ``stereo`` (a rig of two)."""
+        if self._scene is not None:
+            mounts = {"front": [self._mounts.front], "left": [self._mounts.stereo[0]],
+                      "stereo": list(self._mounts.stereo)}[which]
+            return self._scene.camera(mounts, self._mounts.optics)
+        if which == "front":
+            return Camera(self.track_map, self.camera_spec)
+        left, right = stereo_pair(self.track_map, self.camera_spec)
+        return left if which == "left" else _FlatRig(left, right)
+
     def _build_sensors(self, track_map: TrackMap) -> dict[str, Callable[[CarState], np.ndarray]]:
         sensors: dict[str, Callable[[CarState], np.ndarray]] = {}
         for name in self.metadata.sensors:
-            if name in (FRONT_FACING_CAMERA, OBSERVATION):
-                cam = Camera(track_map, self.camera_spec)
-                sensors[name] = lambda s, cam=cam: cam.render(s.x, s.y, s.yaw)[:, :, None]
-            elif name == LEFT_CAMERA:
-                cam = stereo_pair(track_map, self.camera_spec)[0]
+            if name in (FRONT_FACING_CAMERA, OBSERVATION, LEFT_CAMERA):
+                cam = self._camera("left" if name == LEFT_CAMERA else "front")
                 sensors[name] = lambda s, cam=cam: cam.render(s.x, s.y, s.yaw)[:, :, None]
             elif name == STEREO_CAMERAS:
-                left, right = stereo_pair(track_map, self.camera_spec)
-                sensors[name] = lambda s, l=left, r=right: np.stack(
-                    [l.render(s.x, s.y, s.yaw), r.render(s.x, s.y, s.yaw)], axis=-1)
+                rig = self._camera("stereo")
+                sensors[name] = lambda s, rig=rig: np.ascontiguousarray(np.moveaxis(rig.render(s.x, s.y, s.yaw), 0, -1))
         lidar_name = self.metadata.lidar_sensor
         if lidar_name is not None:
             if lidar_name == LIDAR:
@@ -337,8 +402,15 @@ class DeepRacerEnv:
                 cfg = self.metadata.lidar_config
                 reach = cfg.clipping_dist
                 make = lambda r, cfg=cfg: discretize_sectors(r, cfg)  # noqa: E731
-            # Borders of both directions are the same lines, so one caster serves both.
-            lidar = Lidar(self._tracks[False], useful_range=max(reach, 0.15) + 1e-6)
+            useful = max(reach, 0.15) + 1e-6
+            if self.world is not None:
+                # The image's lidar sees the world's walls (its collision mesh at the lidar's height).
+                mount = load_car_mounts(self.world.folder).lidar
+                height, ahead = (mount[2, 3], mount[0, 3]) if mount is not None else (LIDAR_HEIGHT, 0.0)
+                lidar = Lidar.from_segments(self.world.wall_segments(height), useful_range=useful, forward=ahead)
+            else:
+                # Borders of both directions are the same lines, so one caster serves both.
+                lidar = Lidar(self._tracks[False], useful_range=useful)
             sensors[lidar_name] = lambda s, lidar=lidar, make=make: make(lidar.ranges(s.x, s.y, s.yaw))
         return sensors
 
@@ -348,6 +420,27 @@ class DeepRacerEnv:
             for name in self._cameras:
                 observation[name] = self.conditions.apply(observation[name])
         return observation
+
+
+class _FlatRig:
+    """The flat renderer's stereo pair behind the mesh rig's interface: (2, H, W) frames."""
+
+    def __init__(self, left: Camera, right: Camera) -> None:
+        self.left, self.right = left, right
+
+    def render(self, x: float, y: float, yaw: float) -> np.ndarray:
+        return np.stack([self.left.render(x, y, yaw), self.right.render(x, y, yaw)])
+
+
+_flat_warned: set[str] = set()
+
+
+def _warn_flat_once(track: str, reason: str) -> None:
+    """One warning line per process and track: which renderer draws instead, and why."""
+    if track not in _flat_warned:
+        _flat_warned.add(track)
+        log.warning("%s: the flat renderer draws this track instead of its meshes: %s (see docs/simulator.md)",
+                    track, reason)
 
 
 def make_env(metadata: ModelMetadata | str | Path | None = None, track: str | Path | Track = DEFAULT_TRACK,

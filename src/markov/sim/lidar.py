@@ -1,7 +1,8 @@
 """Lidar: 64 ranges over +-150 degrees to the track borders, and the image's lidar filters.
 
 The image's Gazebo lidar (``sensors/constants.py``: 64 samples, -2.61799..2.61799 rad, 0.15..12 m)
-sees walls and objects; the built-in simulator has neither, so here the painted borders act as
+sees walls and objects. On an image track the rays hit the world's walls (its collision mesh cut
+at the lidar's height); the generated tracks have no walls, so there the painted borders act as
 walls. The filters that turn raw ranges into what the networks take are implemented exactly as
 docs/protocol.md §3.1 describes (clip for LIDAR; minimum per sector, clip, floor(d / (clip / v)),
 one-hot without the "nothing" column for the sector sensors).
@@ -35,8 +36,20 @@ class Lidar:
 
     def __init__(self, track: Track, useful_range: float = MAX_RANGE, forward: float = 0.0) -> None:
         borders = [track.inner, track.outer]
-        self._a = np.vstack([b[:-1] for b in borders])
-        self._e = np.vstack([np.diff(b, axis=0) for b in borders])
+        self._set_segments(np.vstack([b[:-1] for b in borders]), np.vstack([np.diff(b, axis=0) for b in borders]),
+                           useful_range, forward)
+
+    @classmethod
+    def from_segments(cls, segments: np.ndarray, useful_range: float = MAX_RANGE, forward: float = 0.0) -> "Lidar":
+        """A lidar that sees (S, 2, 2) wall segments, e.g. ``World.wall_segments`` at its height."""
+        lidar = cls.__new__(cls)
+        segments = np.asarray(segments, dtype=np.float64).reshape(-1, 2, 2)
+        lidar._set_segments(segments[:, 0], segments[:, 1] - segments[:, 0], useful_range, forward)
+        return lidar
+
+    def _set_segments(self, starts: np.ndarray, edges: np.ndarray, useful_range: float, forward: float) -> None:
+        self._a = starts
+        self._e = edges
         self.useful_range = min(float(useful_range), MAX_RANGE)
         self.forward = forward
         self.angles = np.linspace(MIN_ANGLE, MAX_ANGLE, LIDAR_SAMPLES)

@@ -23,8 +23,11 @@ read.
 """
 from __future__ import annotations
 
+import ctypes
+import glob
 import logging
 import math
+import os
 import sys
 from dataclasses import dataclass
 from typing import Sequence
@@ -116,6 +119,8 @@ def gl_context():
     except ImportError as exc:
         _context_error = f"moderngl is not installed ({exc})"
         raise GLUnavailable(_context_error) from None
+    if sys.platform.startswith("linux"):
+        _isolate_mesa_llvm()
     attempts = [{"backend": "egl"}, {}] if sys.platform.startswith("linux") else [{}]
     reasons = []
     for kwargs in attempts:
@@ -127,6 +132,32 @@ def gl_context():
             reasons.append(f"{kwargs.get('backend', 'default')}: {exc}")
     _context_error = "no OpenGL 3.3 context (" + "; ".join(reasons) + ")"
     raise GLUnavailable(_context_error)
+
+
+# Mesa's software drivers, which carry their own LLVM (Mesa 22: dri/swrast_dri.so, 24+: libgallium).
+MESA_DRIVERS = ("/usr/lib/*-linux-gnu/dri/swrast_dri.so", "/usr/lib/*-linux-gnu/libgallium*.so",
+                "/usr/lib64/dri/swrast_dri.so", "/usr/lib64/libgallium*.so", "/usr/lib/dri/swrast_dri.so")
+
+
+def _isolate_mesa_llvm() -> None:
+    """Keep TensorFlow's LLVM and llvmpipe's apart in one process.
+
+    TensorFlow exports the LLVM it is built with, and loads it globally. Mesa's llvmpipe
+    links another LLVM; whichever comes second binds to the first one's symbols and crashes
+    (in TF's static initialisers, or in llvmpipe's shader compiler). So TensorFlow is loaded
+    first (the rollout and evaluation load it anyway), and Mesa's driver is loaded with
+    RTLD_DEEPBIND, which makes it resolve its own LLVM before anything global.
+    """
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        pass
+    for pattern in MESA_DRIVERS:
+        for path in glob.glob(pattern):
+            try:
+                ctypes.CDLL(path, mode=os.RTLD_LOCAL | os.RTLD_DEEPBIND | os.RTLD_NOW)
+            except OSError as exc:
+                log.debug("could not preload %s: %s", path, exc)
 
 
 def gl_available() -> str | None:

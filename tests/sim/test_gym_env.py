@@ -129,3 +129,24 @@ def test_render_gives_the_front_camera_as_rgb():
     frame = env.render()
     assert frame.shape == (120, 160, 3) and frame.dtype == np.uint8
     assert np.array_equal(frame[:, :, 0], observation[CAMERA][:, :, 0])
+
+
+def test_an_image_track_world_through_the_mesh_camera(small_world_dir, small_world_name, gl):
+    env = gymnasium.make(ENV_ID, track=small_world_name, tracks_dir=small_world_dir, renderer="mesh",
+                         randomization=PRESET)
+    assert env.unwrapped.sim.renderer == "mesh"
+    check_env(env.unwrapped)
+
+
+@pytest.mark.slow  # each spawned process loads TensorFlow before Mesa (markov.sim.mesh_camera)
+def test_async_mesh_environments_after_a_gl_context_in_this_process(small_world_dir, small_world_name, gl):
+    # This process has a GL context (the fixture made one): forked children would deadlock in it.
+    envs = gymnasium.make_vec(ENV_ID, num_envs=2, asynchronous=True, track=small_world_name,
+                              tracks_dir=small_world_dir, renderer="mesh", max_steps=5)
+    try:
+        observations, _ = envs.reset(seed=0)
+        for _ in range(3):
+            observations, rewards, *_ = envs.step(np.array([2, 2]))
+        assert observations[CAMERA].shape == (2, 120, 160, 1) and observations[CAMERA].std() > 0
+    finally:
+        envs.close()

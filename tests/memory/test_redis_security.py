@@ -52,12 +52,7 @@ def test_a_password_is_asked_for_and_the_backends_give_it(tmp_path):
     try:
         with pytest.raises(redis.AuthenticationError):
             redis.Redis(host=server.host, port=server.port).ping()
-        assert round_trip(server.client_config(poll_time=0.2)) == [7, 8]
-        wrong = TrainerBackend(RedisConfig(host=server.host, port=server.port, password="nope"), PREFIX,
-                               connect_timeout=1.0)
-        with pytest.raises(ProtocolError, match="refused the login"):
-            wrong.start()
-        wrong.close()
+        assert round_trip(server.client_config(poll_time=0.2)) == [7, 8]  # a wrong one: test_trainer_backend.py
     finally:
         server.close()
 

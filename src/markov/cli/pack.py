@@ -42,7 +42,8 @@ def register(subparsers) -> None:
     parser.add_argument("--upload", metavar="s3://BUCKET/KEY", help="also upload the archive there (default: no upload)")
     parser.add_argument("--s3-endpoint-url", default=None, metavar="URL",
                         help=f"S3/MinIO endpoint for --upload (default: ${ENDPOINT_ENV}, else AWS)")
-    parser.add_argument("--aws-region", default=None, metavar="REGION", help="AWS region for --upload (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)")
+    parser.add_argument("--aws-region", default=None, metavar="REGION",
+                        help="AWS region for --upload (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)")
     parser.set_defaults(func=run)
 
 

@@ -18,7 +18,7 @@ from statistics import fmean
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class ProgressView:
         self._episodes: list[dict] = []
         self.total_laps = sum(point.laps for point in self.history)
         self._bar: Progress | None = None
-        self._task = None
+        self._task = TaskID(0)
         if live:
             self._bar = Progress(TextColumn("iteration {task.fields[iteration]}"), BarColumn(bar_width=BAR_WIDTH),
                                  MofNCompleteColumn(), TextColumn("episodes{task.fields[status]}"),

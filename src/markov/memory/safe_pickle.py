@@ -13,6 +13,7 @@ import _compat_pickle
 import builtins
 import codecs
 import collections
+import functools
 import importlib
 import io
 import pickle
@@ -44,10 +45,10 @@ class LazyStack:
         self.axis = axis
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        array = np.stack(self.history, axis=self.axis)
+        array = np.stack(self.history, axis=-1 if self.axis is None else self.axis)
         return array if dtype is None else array.astype(dtype, copy=False)
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> Any:
         # Re-pickled (by a sample collector, say) as the plain array it stands for: the real
         # class's module path may not import on the reading side either.
         return np.asarray(self).__reduce__()
@@ -84,7 +85,7 @@ def _allowed_globals() -> dict[str, Callable[[], Any]]:
         for submodule, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"),
                                 # protocol-5 pickles of arrays (the default from Python 3.14 on)
                                 ("numeric", "_frombuffer")):
-            allowed[f"{package}.{submodule}.{name}"] = (lambda s=submodule, n=name: _numpy_core(s, n))
+            allowed[f"{package}.{submodule}.{name}"] = functools.partial(_numpy_core, submodule, name)
     for name in ("bool", "bytearray", "bytes", "complex", "dict", "float", "frozenset", "int", "list",
                  "range", "set", "slice", "str", "tuple"):
         allowed[f"builtins.{name}"] = _constant(getattr(builtins, name))

@@ -150,3 +150,9 @@ def test_async_mesh_environments_after_a_gl_context_in_this_process(small_world_
         assert observations[CAMERA].shape == (2, 120, 160, 1) and observations[CAMERA].std() > 0
     finally:
         envs.close()
+
+
+def test_the_tracks_folder_comes_from_deepracer_tracks_when_not_given(small_world_dir, small_world_name, monkeypatch):
+    monkeypatch.setenv("DEEPRACER_TRACKS", str(small_world_dir))
+    env = gymnasium.make(ENV_ID, track=small_world_name, renderer="flat")
+    assert env.unwrapped.sim.world is not None and env.unwrapped.sim.world.name == small_world_name

@@ -24,6 +24,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from markov import config
 from markov.model_metadata import (
     DISCRETIZED_SECTOR_LIDAR, LIDAR, SECTOR_LIDAR, ModelMetadata, load_model_metadata,
 )
@@ -46,7 +47,8 @@ class DeepRacerGymEnv(gymnasium.Env):
         track: a built-in track name, an image track's name (with ``tracks_dir``), a route
             ``.npy``, or a Track.
         tracks_dir: a folder in the simulation image's layout to find ``track`` in (None: the
-            ``DEEPRACER_TRACKS`` setting, then the built-in tracks).
+            ``DEEPRACER_TRACKS`` setting, read by markov.config as the commands read it; unset,
+            only built-in tracks and route files).
         model_metadata: a ModelMetadata, a path to model_metadata.json, or None for the package
             default (front camera, five discrete actions).
         reward_function: a callable ``f(params) -> float``, a ``.py`` file, or None for the
@@ -70,6 +72,8 @@ class DeepRacerGymEnv(gymnasium.Env):
             raise ValueError(f"render_mode {render_mode!r}: allowed {self.metadata['render_modes']} or None")
         if model_metadata is not None and not isinstance(model_metadata, ModelMetadata):
             model_metadata = load_model_metadata(model_metadata)
+        # An entry point like the CLI's commands, so it takes the same setting (markov.config).
+        tracks_dir = config.tracks_dir(tracks_dir)
         if tracks_dir is not None:
             sim_kwargs["tracks_dir"] = tracks_dir
         if randomization is not None:

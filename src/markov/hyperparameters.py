@@ -42,7 +42,8 @@ class HyperParameters:
             trains with the largest power of two that fits (§7.1).
         num_epochs: PPO only: passes over one iteration's transitions.
         stack_size: observations stacked per network input. Parsed and echoed; today's image
-            (and so this trainer) always stacks 1, the 2020 image stacked ``stack_size``.
+            (and so this trainer) always stacks 1, the 2020 image stacked ``stack_size`` (and so
+            does this trainer with ``--redis_protocol 2020``).
         lr: the Adam learning rate of every network.
         exploration_type: ``categorical`` (sample an action from the policy) or ``e-greedy``
             (discrete action spaces). It matters on the rollout side, which reads the echo.

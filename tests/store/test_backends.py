@@ -6,8 +6,13 @@ import pytest
 from markov.store.backend import ObjectNotFoundError, ObjectStore, get_bytes_or_none
 
 
-def test_is_an_object_store(store):
-    assert isinstance(store, ObjectStore)
+def test_empty_markers_are_objects_like_any_other(store):
+    """``.lock``, ``.ready`` and ``.finished`` are empty objects (docs/protocol.md §4.1): listed, read back as b''."""
+    for marker in (".lock", ".ready", ".finished"):
+        store.put_bytes(f"p/model/{marker}", b"")
+    assert store.list("p/model/") == ["p/model/.finished", "p/model/.lock", "p/model/.ready"]
+    assert store.get_bytes("p/model/.ready") == b""
+    assert store.exists("p/model/.finished")
 
 
 def test_put_get_exists_delete(store, tmp_path):

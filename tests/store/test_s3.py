@@ -53,13 +53,18 @@ def test_uploads_carry_the_acl(s3_store):
     assert seen[0]["headers"]["x-amz-acl"] == UPLOAD_ACL
 
 
-def test_uploads_carry_kms_arguments_when_configured(s3_client):
-    store = S3Store(BUCKET, region=REGION, kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/abc")
-    seen = record_params(store.client, "PutObject")
+def test_uploads_are_encrypted_with_the_kms_key_when_configured(s3_client, tmp_path):
+    key_arn = "arn:aws:kms:us-east-1:123456789012:key/abc"
+    store = S3Store(BUCKET, region=REGION, kms_key_arn=key_arn)
     store.put_bytes("p/ip/done", b"done")
-    headers = seen[0]["headers"]
-    assert headers["x-amz-server-side-encryption"] == "aws:kms"
-    assert headers["x-amz-server-side-encryption-aws-kms-key-id"].endswith("key/abc")
+    (tmp_path / "ckpt").write_bytes(b"x" * 1024)
+    store.put_file("p/model/0_Step-0.ckpt.index", tmp_path / "ckpt")
+    for key in ("p/ip/done", "p/model/0_Step-0.ckpt.index"):  # as the bucket says, not as the request was built
+        head = s3_client.head_object(Bucket=BUCKET, Key=key)
+        assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key_arn), key
+    plain = S3Store(BUCKET, region=REGION)
+    plain.put_bytes("p/ip/plain", b"x")
+    assert s3_client.head_object(Bucket=BUCKET, Key="p/ip/plain").get("ServerSideEncryption") != "aws:kms"
 
 
 def test_store_that_refuses_acls_gets_uploads_without_them(s3_store):

@@ -9,6 +9,7 @@ PAGE = ROOT / "docs" / "protocol.md"
 HEADING = re.compile(r"^#{2,3} (\d+(?:\.\d+)*)\.? ", re.M)
 # "§5.2", "§5.2/§5.3", "§3.2–3.3": a section number after "§", and the end of a range.
 CITATION = re.compile(r"§(\d+(?:\.\d+)*)(?:[–-](\d+(?:\.\d+)*))?")
+OTHER_DOCUMENT = re.compile(r"\b(RFC|PEP|ISO)\s*\d+\s*$")
 
 
 def sections() -> set[str]:
@@ -24,7 +25,10 @@ def citations() -> dict[str, set[str]]:
     for path in files:
         if path == PAGE:
             continue
-        for match in CITATION.finditer(path.read_text(encoding="utf-8")):
+        text = path.read_text(encoding="utf-8")
+        for match in CITATION.finditer(text):
+            if OTHER_DOCUMENT.search(text[max(0, match.start() - 16):match.start()]):
+                continue  # "RFC 1952 §2.3.1" and the like cite another document
             for number in filter(None, match.groups()):
                 cited.setdefault(number.rstrip("."), set()).add(str(path.relative_to(ROOT)))
     return cited

@@ -212,19 +212,39 @@ def tracks_dir(flag: str | Path | None = None, environ: Mapping[str, str] | None
     return Path(value).expanduser() if value is not None else None
 
 
+class DefaultsShown:
+    """Help that ends each value flag with its default, unless its help already says what the default is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        shown = action.default not in (None, argparse.SUPPRESS) and not isinstance(action.default, bool)
+        if shown and not action.required and "default" not in text.lower():
+            text += " (default: %(default)s)"
+        return text
+
+
+class DefaultsHelpFormatter(DefaultsShown, argparse.HelpFormatter):
+    """The deepracer-trainer subcommands' help."""
+
+
+class TrainerHelpFormatter(DefaultsShown, argparse.RawDescriptionHelpFormatter):
+    """``python -m training_worker --help``: defaults shown, and the environment table kept as written."""
+
+
 def build_arg_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     """The trainer's flags, with defaults taken from ``environ`` (the image's names, §1.2)."""
     env = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(
         prog="python -m training_worker",
         description="DeepRacer training worker: trains on episodes from Redis and publishes checkpoints to S3/MinIO.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=TrainerHelpFormatter,
         epilog=ENV_HELP,
     )
     add = parser.add_argument
     add("--RLCOACH_PRESET", help="accepted for compatibility; only 'deepracer' is supported", default="deepracer")
-    add("-pk", "--preset_s3_key", help="S3 key of a custom Coach preset (accepted; not supported, a warning is logged)")
-    add("-ek", "--environment_s3_key", help="accepted, unused (as in the image)")
+    add("-pk", "--preset_s3_key",
+        help="S3 key of a custom Coach preset (accepted; not supported, a warning is logged; default: none)")
+    add("-ek", "--environment_s3_key", help="accepted, unused (as in the image; default: none)")
     add("--model_metadata_s3_key", help="S3 key or s3:// URI of the user's model_metadata.json (required)")
     add("-c", "--checkpoint_dir", "--checkpoint-dir", dest="checkpoint_dir",
         help="local checkpoint folder (default <work_dir>/checkpoint_sagemaker)")
@@ -232,9 +252,10 @@ def build_arg_parser(environ: Mapping[str, str] | None = None) -> argparse.Argum
         help="local folder for a downloaded pretrained model (default <work_dir>/pretrained_checkpoint_sagemaker)")
     add("--s3_bucket", default=env.get("SAGEMAKER_SHARED_S3_BUCKET", "sagemaker-s3"), help="bucket for the model (default %(default)s)")
     add("--s3_prefix", default="sagemaker", help="prefix in the bucket; also the Redis channel base (default %(default)s)")
-    add("--s3_endpoint_url", default=s3_endpoint_url(env), help="S3-compatible endpoint, e.g. http://localhost:9000 for MinIO")
+    add("--s3_endpoint_url", default=s3_endpoint_url(env),
+        help="S3-compatible endpoint, e.g. http://localhost:9000 for MinIO (default: $S3_ENDPOINT_URL, else AWS)")
     add("--framework", default="tensorflow", help="accepted, unused")
-    add("--pretrained_s3_bucket", default=None, help="bucket of a model to continue from (with --pretrained_s3_prefix)")
+    add("--pretrained_s3_bucket", default=None, help="bucket of a model to continue from (with --pretrained_s3_prefix; default: none)")
     add("--pretrained_s3_prefix", default="sagemaker", help="prefix of the model to continue from")
     add("--pretrained_checkpoint", default="best", help="'best' or 'last' checkpoint of the pretrained model (default %(default)s)")
     add("--aws_region", default=aws_region(env), help="AWS region (default %(default)s)")
@@ -260,7 +281,8 @@ def build_arg_parser(environ: Mapping[str, str] | None = None) -> argparse.Argum
     add("--work_dir", default=env.get("DEEPRACER_WORK_DIR", DEFAULT_WORK_DIR),
         help="the one folder the trainer writes to (default ./%(default)s)")
     add("--local_store", default=env.get("DEEPRACER_LOCAL_STORE") or None,
-        help="use a folder on disk as the bucket instead of S3/MinIO (the same key layout; deepracer-trainer local)")
+        help="use a folder on disk as the bucket instead of S3/MinIO (the same key layout; deepracer-trainer local; "
+             "default: none)")
     add("--log-format", "--log_format", dest="log_format", choices=("text", "json"), default="text",
         help="progress lines as text or as JSON lines")
     add("--wait_timeout", default="600", help="seconds of waiting (Redis, episodes, S3) before saying what is likely wrong")

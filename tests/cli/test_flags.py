@@ -86,3 +86,14 @@ def test_env_vars_are_read_in_config_only():
     readers = sorted(str(path.relative_to(SRC)) for path in SRC.rglob("*.py")
                      if path.name != "config.py" and ENV_READ.search(path.read_text(encoding="utf-8")))
     assert readers == []
+
+
+def test_the_trainer_help_shows_every_default_too():
+    parser = build_arg_parser({})
+    formatter = parser.formatter_class(prog=parser.prog)
+    for action in options(parser):
+        assert action.help, action.option_strings
+        if action.nargs != 0:
+            text = formatter._get_help_string(action).lower()
+            assert "default" in text or "required" in text, action.option_strings
+    assert "environment variables:\n  SM_TRAINING_ENV" in parser.format_help()  # the table keeps its layout

@@ -14,6 +14,7 @@ import sys
 from typing import Sequence
 
 from markov.cli import tensorflow_logging
+from markov.config import DefaultsHelpFormatter
 from markov.errors import DeepRacerError
 
 # Subcommand modules, in the order `--help` lists them.
@@ -81,15 +82,7 @@ def one_flag_style(parser: argparse.ArgumentParser) -> None:
         action.option_strings = shown
 
 
-class DefaultsShownFormatter(argparse.HelpFormatter):
-    """Every flag's help ends with its default, unless the help already says what the default is."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        text = action.help or ""
-        shown = action.default not in (None, argparse.SUPPRESS) and not isinstance(action.default, bool)
-        if shown and not action.required and "default" not in text.lower():
-            text += " (default: %(default)s)"
-        return text
+DefaultsShownFormatter = DefaultsHelpFormatter  # every flag's help ends with its default (markov.config)
 
 
 def configure_logging(debug: bool = False) -> None:

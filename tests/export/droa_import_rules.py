@@ -33,7 +33,8 @@ TRACKS = {  # trackId: (defaultDirection, enabledDirections)
     "LGSWide": (COUNTER_CLOCKWISE, (COUNTER_CLOCKWISE,)),
     "Austin": (COUNTER_CLOCKWISE, (COUNTER_CLOCKWISE,)),
 }
-DEEPRACER_SHELL_COLOURS = {"BLACK", "BLUE", "GREY", "ORANGE", "PURPLE", "RED", "WHITE"}
+DEEPRACER_SHELL_COLOURS = {"BLACK", "BLUE", "GREY", "ORANGE", "PURPLE", "RED", "WHITE"}  # SimAppCarShells[DEEPRACER]
+CAR_COLORS = DEEPRACER_SHELL_COLOURS | {"BROWN", "GOLDEN", "GOLDENPINK", "GREEN", "PINK", "SKY_BLUE", "TEAL", "YELLOW"}
 LOSS_TYPE_ENUM = {"mean_squared_error", "huber"}
 EXPLORATION_TYPE_ENUM = {"categorical", "e-greedy"}
 # name: (required, integer, min, max)
@@ -97,7 +98,7 @@ def _car_errors(params: dict) -> list[str]:
     shell = params.get("BODY_SHELL_TYPE")
     if shell == "deepracer":
         colour = str(params.get("CAR_COLOR", "")).upper()
-        colour = colour if colour in DEEPRACER_SHELL_COLOURS | {"BROWN", "GOLDEN", "GOLDENPINK", "GREEN", "PINK", "SKY_BLUE", "TEAL", "YELLOW"} else "WHITE"
+        colour = colour if colour in CAR_COLORS else "WHITE"  # getCarCustomization keeps WHITE for unknown colours
         return [] if colour in DEEPRACER_SHELL_COLOURS else [f"deepracer shell not available in {colour}"]
     return [] if shell is None else [f"BODY_SHELL_TYPE {shell!r} is not one this checker knows"]
 

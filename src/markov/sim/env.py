@@ -369,6 +369,8 @@ class DeepRacerEnv:
         self._scene = MeshScene(self.world)
         self._base_lighting = self.world.lighting
         self._mounts = load_car_mounts(self.world.folder)
+        log.info("%s: the mesh camera draws its world (%s)", self.world.name,
+                 self._scene.ctx.info.get("GL_RENDERER", "OpenGL"))
         return MESH
 
     def _camera(self, which: str):

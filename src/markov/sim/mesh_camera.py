@@ -6,7 +6,7 @@ driver where there is one; no display needed). The camera is the image's: pose f
 
 Lighting is the SDF world's: the scene ambient plus each light's diffuse colour times N.L, with
 the point light's attenuation, on the texture's colour (Lambert: the image's Collada materials
-have no specular), clamped to [0, 1]. No shadows (the worlds turn them off). Texels with alpha
+have no specular), clamped to [0, 1], evaluated per vertex. No shadows (the worlds turn them off). Texels with alpha
 below 0.5 are cut, so line textures with transparent gaps show the road beneath. Above the
 horizon and beyond the walls the frame shows a plain sky colour.
 
@@ -15,8 +15,8 @@ Two ways to make the observation (docs/protocol.md §3.1):
 - ``exact``: what the image does. Render 640x480 RGB, resize to 160x120 with PIL's bilinear
   filter, then luminance 0.2989 R + 0.5870 G + 0.1140 B.
 - default: render 160x120 and compute the luminance in the shader, reading back one byte per
-  pixel (``samples`` adds multisampling). tests/sim/test_mesh_camera.py holds its mean absolute difference to
-  the exact pipeline within a few grey levels; bench/sim.py measures both.
+  pixel (``samples`` adds multisampling). tests/sim/test_mesh_camera.py holds its mean absolute
+  difference to the exact pipeline under 4 grey levels; bench/sim.py measures both.
 
 Several mounts (the stereo pair) render side by side into one framebuffer and come back in one
 read.
@@ -300,6 +300,13 @@ class MeshCamera:
     ``render(x, y, yaw)`` has the flat Camera's interface: the car's origin (midway between the
     axles, on the ground) at (x, y) heading ``yaw`` gives a (120, 160) uint8 frame for one mount,
     (n, 120, 160) for n mounts.
+
+    Args:
+        scene: the uploaded world.
+        mounts: 4x4 poses of the camera links on the car (``sensor_mounts.CarMounts``).
+        optics: field of view, image size and clip planes of the image's camera.
+        exact: make observations as the image does (640x480 RGB, PIL resize, luminance).
+        samples: multisampling (default 0 for the fast path, 4 for the exact one).
     """
 
     def __init__(self, scene: MeshScene, mounts: Sequence[np.ndarray], optics: CameraOptics = CameraOptics(),

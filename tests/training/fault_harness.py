@@ -122,7 +122,7 @@ class FaultRun:
         text = self.pointer()
         return int(text.split("_")[0]) if text else -1
 
-    def wait_for_pointer(self, number: int, timeout: float = 180.0) -> None:
+    def wait_for_pointer(self, number: int, timeout: float = 600.0) -> None:
         deadline = time.monotonic() + timeout
         while self.pointer_number() < number:
             if self.trainer.poll() is not None or time.monotonic() > deadline:

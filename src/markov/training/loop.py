@@ -242,9 +242,13 @@ def _training_loop(graph_manager, backend, publisher, metadata: ModelMetadata, h
             summaries.write(report)  # flushed at once: nothing to close on any way out
         # Only now may the workers forget this iteration's episodes: they are in a published checkpoint.
         try:
-            with stop.interruptible():
-                backend.end_iteration()
-            _mark_ended(config, name)
+            if stop.requested:  # asked to stop during the publish: still end it, but do not wait long
+                ended = backend.end_iteration(timeout=FLUSH_TIMEOUT_S)
+            else:
+                with stop.interruptible():
+                    ended = backend.end_iteration()
+            if ended:
+                _mark_ended(config, name)
         except StopRequested:
             log.info("Stopped while ending iteration %d; its checkpoint %s is published", iteration, name)
             return
@@ -349,7 +353,8 @@ def _build_graph(metadata: ModelMetadata, hyperparameters: HyperParameters, conf
         random.seed(config.seed)     # Coach's Clipped PPO shuffles the dataset with random,
         np.random.seed(config.seed)  # and its batches (and SAC's samples) with numpy's global generator
     create_graph(graph_manager, experiment_path=config.model_dir, checkpoint_save_dir=config.checkpoint_dir / "agent",
-                 checkpoint_restore_path=restore_dir, seed=config.seed, precision=precision.precision)
+                 checkpoint_restore_path=restore_dir, seed=config.seed, precision=precision.precision,
+                 fold_constants=False)  # less memory, same speed (docs/performance.md)
 
     def freeze(checkpoint_name: str) -> bytes:
         return freeze_session(graph_manager.sess, metadata, graph_manager.graph)

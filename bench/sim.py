@@ -26,7 +26,7 @@ os.environ.setdefault("LP_NUM_THREADS", "0")  # llvmpipe: rasterise in the calli
 import numpy as np  # noqa: E402
 
 from markov.model_metadata import parse_model_metadata  # noqa: E402
-from markov.sim.camera import Camera, stereo_pair  # noqa: E402
+from markov.sim.camera import Camera, StereoRig, stereo_pair  # noqa: E402
 from markov.sim.env import DeepRacerEnv  # noqa: E402
 from markov.sim.mesh_camera import MeshScene, gl_context  # noqa: E402
 from markov.sim.sensor_mounts import load_car_mounts  # noqa: E402
@@ -37,14 +37,6 @@ FIXTURE_TRACKS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "
 ACTIONS = [{"steering_angle": a, "speed": 0.8} for a in (-30, -15, 0, 15, 30)]
 STEP_CASES = {"front camera": ["FRONT_FACING_CAMERA"], "stereo cameras": ["STEREO_CAMERAS"],
               "camera + lidar": ["FRONT_FACING_CAMERA", "LIDAR"]}
-
-
-class FlatRig:
-    def __init__(self, left: Camera, right: Camera) -> None:
-        self.left, self.right = left, right
-
-    def render(self, x: float, y: float, yaw: float) -> np.ndarray:
-        return np.stack([self.left.render(x, y, yaw), self.right.render(x, y, yaw)])
 
 
 def frames_per_cpu_second(camera, poses, frames: int) -> float:
@@ -94,7 +86,7 @@ def main() -> None:
         scene = MeshScene(world)
         flat_map = TrackMap(world.track)
         poses = poses_around(world.track)
-        views = {"camera": ([mounts.front], Camera(flat_map)), "stereo": (list(mounts.stereo), FlatRig(*stereo_pair(flat_map)))}
+        views = {"camera": ([mounts.front], Camera(flat_map)), "stereo": (list(mounts.stereo), StereoRig(*stereo_pair(flat_map)))}
         for view, (mount_list, flat_camera) in views.items():
             flat = frames_per_cpu_second(flat_camera, poses, args.frames)
             mesh = frames_per_cpu_second(scene.camera(mount_list, mounts.optics), poses, args.frames)

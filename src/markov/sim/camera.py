@@ -105,3 +105,13 @@ def stereo_pair(track_map: TrackMap, spec: CameraSpec = CameraSpec(),
     left = CameraSpec(**{**spec.__dict__, "lateral": spec.lateral + half})
     right = CameraSpec(**{**spec.__dict__, "lateral": spec.lateral - half})
     return Camera(track_map, left), Camera(track_map, right)
+
+
+class StereoRig:
+    """The flat stereo pair behind the mesh camera rig's interface: ``render`` gives (2, H, W) frames."""
+
+    def __init__(self, left: Camera, right: Camera) -> None:
+        self.left, self.right = left, right
+
+    def render(self, x: float, y: float, yaw: float) -> np.ndarray:
+        return np.stack([self.left.render(x, y, yaw), self.right.render(x, y, yaw)])

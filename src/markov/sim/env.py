@@ -32,7 +32,7 @@ from markov.model_metadata import (
     SECTOR_LIDAR, STEREO_CAMERAS, ModelMetadata, load_model_metadata,
 )
 from markov.sensors import LIDAR_CLIP, SECTOR_LIDAR_CONFIG, observation_dtype, observation_shape
-from markov.sim.camera import Camera, CameraSpec, stereo_pair
+from markov.sim.camera import Camera, CameraSpec, StereoRig, stereo_pair
 from markov.sim.car import STEPS_PER_SECOND, ActionDecoder, CarSpec, CarState, advance, clip_command
 from markov.sim.lidar import Lidar, clip_lidar, discretize_sectors
 from markov.sim.randomization import IDENTITY, OFF, DomainRandomizer, Randomization
@@ -382,7 +382,7 @@ class DeepRacerEnv:
         if which == "front":
             return Camera(self.track_map, self.camera_spec)
         left, right = stereo_pair(self.track_map, self.camera_spec)
-        return left if which == "left" else _FlatRig(left, right)
+        return left if which == "left" else StereoRig(left, right)
 
     def _build_sensors(self, track_map: TrackMap) -> dict[str, Callable[[CarState], np.ndarray]]:
         sensors: dict[str, Callable[[CarState], np.ndarray]] = {}
@@ -422,16 +422,6 @@ class DeepRacerEnv:
             for name in self._cameras:
                 observation[name] = self.conditions.apply(observation[name])
         return observation
-
-
-class _FlatRig:
-    """The flat renderer's stereo pair behind the mesh rig's interface: (2, H, W) frames."""
-
-    def __init__(self, left: Camera, right: Camera) -> None:
-        self.left, self.right = left, right
-
-    def render(self, x: float, y: float, yaw: float) -> np.ndarray:
-        return np.stack([self.left.render(x, y, yaw), self.right.render(x, y, yaw)])
 
 
 _flat_warned: set[str] = set()

@@ -34,7 +34,7 @@ def test_lighting_adjusted_scales_and_aims_without_touching_the_world(small_worl
     world = load_world(small_world_dir, small_world_name)
     changed = world.lighting.adjusted(ambient=0.5, lights=2.0, sun_direction=(0.0, 0.0, -3.0))
     assert changed.ambient == (0.25, 0.25, 0.25)
-    assert [l.intensity for l in changed.lights] == [2.0, 2.0]
+    assert [light.intensity for light in changed.lights] == [2.0, 2.0]
     assert changed.lights[0].direction == (0.0, 0.0, -1.0)
     assert changed.lights[1].direction == world.lighting.lights[1].direction  # only directional lights turn
     assert world.lighting.ambient == (0.5, 0.5, 0.5)

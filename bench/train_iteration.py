@@ -17,9 +17,11 @@ The community image's trainer does this workload in 28-36 s per iteration on 2 c
                                     [--intra N] [--inter N] [--profile PREFIX]
 
 ``--variants`` lists what to compare, the first being the reference of the ratios: a precision
-(``fp32``, ``bf16``, or ``auto`` for what the trainer would pick here), optionally followed by
-``:coach-steps`` for Coach's own training step and target update instead of
-``markov.graph.in_graph_steps`` (``fp32:coach-steps,fp32`` measures that lever).
+(``fp32``, ``bf16``, or ``auto`` for what the trainer would pick here) with the trainer's
+session otherwise, optionally followed by ``:`` and options joined by ``+``: ``coach-steps``
+for Coach's own training step and target update instead of ``markov.graph.in_graph_steps``,
+``fold`` for grappler's constant folding, which the trainer turns off. ``fp32:coach-steps+fold``
+is the trainer before these changes; ``fp32:fold,fp32`` measures one lever.
 ``--intra``/``--inter`` override the session's intra- and inter-op thread counts (default:
 the trainer's ``session_config()``; 0 lets TensorFlow choose); ``--profile`` writes cProfile
 statistics of each variant's timed part to PREFIX.<variant>.
@@ -42,6 +44,7 @@ import numpy as np
 HEIGHT, WIDTH = 120, 160
 CAMERA = "FRONT_FACING_CAMERA"
 NUM_ACTIONS = 5
+VARIANT_OPTIONS = {"coach-steps", "fold"}
 WARM_UP_EPISODES = 4  # iteration 0: TensorFlow optimises each new session call once (longer in bf16); not timed
 
 
@@ -119,7 +122,7 @@ def rss_mb() -> float:
 
 
 def build_manager(precision: str, intra: int | None, inter: int | None, experiment_path: str,
-                  coach_step: bool = False):
+                  coach_steps: bool = False, fold_constants: bool = False):
     from markov.defaults import MODEL_METADATA
     from markov.graph import manager as graph_manager_module
     from markov.hyperparameters import HyperParameters
@@ -130,8 +133,8 @@ def build_manager(precision: str, intra: int | None, inter: int | None, experime
     if intra is not None or inter is not None:
         default_config = graph_manager_module.session_config
 
-        def session_config(precision: str):
-            config = default_config(precision)
+        def session_config(precision: str, fold_constants: bool):
+            config = default_config(precision, fold_constants)
             if intra is not None:
                 config.intra_op_parallelism_threads = intra
             if inter is not None:
@@ -139,14 +142,14 @@ def build_manager(precision: str, intra: int | None, inter: int | None, experime
             return config
 
         graph_manager_module.session_config = session_config
-    if coach_step:
+    if coach_steps:
         graph_manager_module.install_in_graph_steps = lambda manager: 0
     hyperparameters = HyperParameters()
     manager = graph_manager_module.build_graph_manager(load_model_metadata(MODEL_METADATA), hyperparameters)
     random.seed(0)  # Coach's Clipped PPO shuffles with random, its minibatches with numpy's global generator
     np.random.seed(0)
     graph_manager_module.create_graph(manager, experiment_path=experiment_path, use_cpu=True, seed=0,
-                                      precision=precision)
+                                      precision=precision, fold_constants=fold_constants)
     return manager, hyperparameters
 
 
@@ -174,13 +177,15 @@ def variant(connection, name: str, intra: int | None, inter: int | None, episode
     import_rss = rss_mb()
     from markov.graph.precision import resolve_precision
 
-    precision, _, step = name.partition(":")
-    if step not in ("", "coach-steps"):
-        raise SystemExit(f"--variants: {name!r}: the only option after ':' is coach-steps")
+    precision, _, options = name.partition(":")
+    chosen = set(options.split("+")) - {""}
+    if chosen - VARIANT_OPTIONS:
+        raise SystemExit(f"--variants: {name!r}: options are {', '.join(sorted(VARIANT_OPTIONS))}")
     resolved = resolve_precision(precision).precision
-    label = resolved + (f":{step}" if step else "")
+    label = resolved + (f":{options}" if options else "")
     with tempfile.TemporaryDirectory() as experiment_path:
-        manager, hyperparameters = build_manager(resolved, intra, inter, experiment_path, coach_step=bool(step))
+        manager, hyperparameters = build_manager(resolved, intra, inter, experiment_path,
+                                                 coach_steps="coach-steps" in chosen, fold_constants="fold" in chosen)
         config = manager.sess._config
         connection.send({"label": label, "build_s": time.perf_counter() - started, "import_rss": import_rss,
                          "graph_rss": rss_mb(), "intra": config.intra_op_parallelism_threads,
@@ -218,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=3, help="iterations per precision (default %(default)s)")
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--variants", default="fp32,bf16",
-                        help="comma-separated precisions, each optionally with ':coach-steps'; the first is the "
-                             "reference of the ratios (default %(default)s)")
+                        help="comma-separated precisions, each optionally with ':' and options joined by '+' "
+                             "(coach-steps, fold); the first is the reference of the ratios (default %(default)s)")
     parser.add_argument("--intra", type=int, default=None, help="intra-op threads (default: session_config())")
     parser.add_argument("--inter", type=int, default=None, help="inter-op threads (default: session_config())")
     parser.add_argument("--profile", default=None, help="write cProfile statistics to PREFIX.<precision>")

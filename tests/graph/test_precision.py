@@ -98,6 +98,13 @@ def test_the_session_holds_the_bf16_rewrite_iff_bf16():
         session_config(AUTO)
 
 
+def test_the_trainers_session_turns_constant_folding_off_and_nothing_else():
+    trainer = session_config(BF16, fold_constants=False)
+    assert trainer.graph_options.rewrite_options.constant_folding == rewriter_config_pb2.RewriterConfig.OFF
+    trainer.graph_options.rewrite_options.ClearField("constant_folding")
+    assert trainer == session_config(BF16)
+
+
 # --- a bf16 training step on the real graph ----------------------------------------------
 
 def _episodes(rng, count: int, steps: int) -> list:

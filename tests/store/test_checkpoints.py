@@ -224,3 +224,25 @@ def test_records_roundtrip_and_garbage(store):
     assert set(content["best_checkpoint"]) == {"name", "avg_eval_metric", "time_stamp"}
     store.put_bytes(KEYS.deepracer_checkpoints, b"{not json")
     assert read_checkpoint_records(store, KEYS).best is None
+
+
+def test_a_publish_repeated_after_a_failure_past_its_pointer_does_not_upload_again(store, tmp_path):
+    folder = tmp_path / "agent"
+    name = save_checkpoint(folder, 0, 0)
+    calls = []
+
+    def frozen(checkpoint):
+        calls.append(checkpoint)
+        if len(calls) == 1:
+            raise StorageError("the store went away after the pointer")
+        return b"pb"
+
+    recording = RecordingStore(store)
+    publisher = CheckpointPublisher(recording, KEYS, folder, frozen_model=frozen)
+    with pytest.raises(StorageError):
+        publisher.publish()
+    assert store.get_bytes(KEYS.coach_checkpoint) == name.encode()
+    recording.writes.clear()
+    assert publisher.publish() == name
+    puts = [key for op, key in recording.writes if op == "put"]
+    assert puts == [KEYS.lock, KEYS.frozen_model(0)]  # the checkpoint files and the pointer are not written again

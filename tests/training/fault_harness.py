@@ -137,10 +137,12 @@ class FaultRun:
                 self.seen_checkpoint_files.setdefault(key, version)
 
     def _objects(self) -> dict[str, str]:
-        """``{key: ETag}`` of the model's objects (for a local store: size and modification time)."""
+        """``{key: ETag}`` of the model's objects (for a local store: the MD5 of the content, as S3's ETag)."""
         if self.local_store is not None:
+            import hashlib
+
             folder = self.local_store / self.prefix / "model"
-            return {f"{self.prefix}/model/{path.name}": f"{path.stat().st_size}-{path.stat().st_mtime_ns}"
+            return {f"{self.prefix}/model/{path.name}": hashlib.md5(path.read_bytes()).hexdigest()
                     for path in folder.glob("*") if path.is_file()} if folder.is_dir() else {}
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"{self.prefix}/model/")
         return {item["Key"]: item["ETag"] for page in pages for item in page.get("Contents", [])}

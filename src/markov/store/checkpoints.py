@@ -177,14 +177,14 @@ class CheckpointPublisher:
         self.store.delete(self.keys.lock)
         self.store.put_bytes(self.keys.lock, b"")
         try:
-            uploaded = self._upload_files(name, files)
-            log.info("Uploaded %d files for checkpoint %d", len(uploaded), number)
-            self.store.put_bytes(self.keys.coach_checkpoint, name.encode("utf-8"))
-            if self.tf_state_file:
-                # Relative paths, as TF writes them for a relative save dir (§4.5).
-                state = f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n'
-                self.store.put_bytes(self.keys.tf_checkpoint_state, state.encode("utf-8"))
-            if not self._is_ours(name):  # a publish repeated after an outage counts once
+            if not self._is_ours(name):  # a publish repeated after a failure past its pointer goes on from there
+                uploaded = self._upload_files(name, files)
+                log.info("Uploaded %d files for checkpoint %d", len(uploaded), number)
+                self.store.put_bytes(self.keys.coach_checkpoint, name.encode("utf-8"))
+                if self.tf_state_file:
+                    # Relative paths, as TF writes them for a relative save dir (§4.5).
+                    state = f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n'
+                    self.store.put_bytes(self.keys.tf_checkpoint_state, state.encode("utf-8"))
                 self._published.append((name, tuple(uploaded)))
             records = read_checkpoint_records(self.store, self.keys)
             frozen = self._frozen_bytes(frozen_model if frozen_model is not None else self.frozen_model, name)

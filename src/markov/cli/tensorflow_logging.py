@@ -65,6 +65,9 @@ def quiet(debug: bool) -> None:
 @contextlib.contextmanager
 def native_stderr_filtered() -> Iterator[None]:
     """Run the body with fd 2 captured; afterwards write what it wrote, less the native records, to stderr."""
+    if sys.stderr is None:  # pythonw on Windows: no stderr to keep clean
+        yield
+        return
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as capture:

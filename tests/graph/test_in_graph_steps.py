@@ -5,6 +5,8 @@ import random
 
 import numpy as np
 import pytest
+
+import markov.compat  # noqa: F401  (must precede rl_coach)
 from rl_coach.core_types import Batch, Transition
 
 from graph_fixtures import build_graph

@@ -1,7 +1,14 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder.
+
+rl_coach is loaded through markov.compat here, before any test module is collected: a module that
+imports an rl_coach module directly would otherwise load Coach's logger without the compat fix
+(pandas 3 columns), and a later test that trains through Coach's full ``train()`` fails.
+"""
 from __future__ import annotations
 
 import pytest
+
+import markov.compat  # noqa: F401
 
 REGION = "us-east-1"
 

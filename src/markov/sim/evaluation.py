@@ -12,6 +12,7 @@ prefix when a run is evaluated)::
 
     <root>/evaluation-<YYYYmmddHHMMSS>/evaluation-simtrace/0-iteration.csv
     <root>/evaluation-<YYYYmmddHHMMSS>/laps.png
+    <root>/evaluation-<YYYYmmddHHMMSS>/camera.gif                (with a CameraClip: the frames the model saw)
     <root>/metrics/EvaluationMetrics-<YYYYmmddHHMMSS>.json     (the image's evaluation metrics)
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ from markov.errors import ConfigError
 from markov.export.archives import CarModel, check_frozen_model_matches
 from markov.export.frozen_graph import FrozenModel, load_frozen_graph
 from markov.model_metadata import SAC, ModelMetadata
+from markov.sim.camera_clip import CLIP_NAME, CameraClip, ClipRecorder, camera_sensor
 from markov.sim.track_plot import plot_track
 from markov.store import keys as store_keys
 from markov.training.metrics import evaluation_json, evaluation_record
@@ -61,6 +63,7 @@ class EvaluationOutput:
     simtrace: Path
     metrics: Path
     plot: Path | None
+    camera_clip: Path | None = None
 
 
 def choose_action(model_output: np.ndarray, metadata: ModelMetadata):
@@ -89,8 +92,12 @@ def check_simulator_can_feed(model: FrozenModel, env, source: str) -> None:
 
 def evaluate_car_model(car: CarModel, root: str | Path, *, track: str | Path = DEFAULT_TRACK,
                        tracks_dir: str | Path | None = None, laps: int = 3, max_steps: int = 3000,
-                       plot: bool = True, stamp: str | None = None) -> EvaluationOutput:
+                       plot: bool = True, stamp: str | None = None,
+                       camera_clip: CameraClip | None = None) -> EvaluationOutput:
     """Run ``laps`` evaluation laps of a car model and lay the results out under ``root``.
+
+    With ``camera_clip``, the camera observations the policy got in the first lap (up to its
+    seconds) also go into an animated GIF, by default ``camera.gif`` beside ``laps.png``.
 
     Raises:
         ConfigError: for a model/metadata mismatch or sensors the simulator cannot render,
@@ -108,6 +115,7 @@ def evaluate_car_model(car: CarModel, root: str | Path, *, track: str | Path = D
     records: list[dict] = []
     paths: list[np.ndarray] = []
     env_options = {"tracks_dir": Path(tracks_dir)} if tracks_dir is not None else {}
+    recorder = ClipRecorder(camera_clip, camera_sensor(car.metadata)) if camera_clip is not None else None
     with load_frozen_graph(car.frozen_model, f"{car.source}:agent/model.pb") as model:
         check_frozen_model_matches(model, car.metadata, car.source)
         env = DeepRacerEnv(car.metadata, track=track, max_steps=max_steps, start_position="fixed",
@@ -118,6 +126,8 @@ def evaluate_car_model(car: CarModel, root: str | Path, *, track: str | Path = D
                 observation, _ = env.reset()
                 speeds, points, done, info = [], [], False, {}
                 while not done:
+                    if recorder is not None and lap == 1:
+                        recorder.add(observation)
                     action = choose_action(model.predict(observation), car.metadata)
                     observation, _, terminated, truncated, info = env.step(action)
                     done = terminated or truncated
@@ -144,7 +154,9 @@ def evaluate_car_model(car: CarModel, root: str | Path, *, track: str | Path = D
     plot_path = plot_track(track_obj, simtrace.parents[1] / "laps.png", title=f"{track_obj.name}: driven line",
                            lines=[(p[:, 0], p[:, 1]) for p in paths if len(p)],
                            labels=[f"lap {i}" for i, p in enumerate(paths, start=1) if len(p)]) if plot else None
-    return EvaluationOutput(root=root, stamp=stamp, laps=results, simtrace=simtrace, metrics=metrics_path, plot=plot_path)
+    clip_path = recorder.write(simtrace.parents[1] / CLIP_NAME) if recorder is not None else None
+    return EvaluationOutput(root=root, stamp=stamp, laps=results, simtrace=simtrace, metrics=metrics_path, plot=plot_path,
+                            camera_clip=clip_path)
 
 
 @dataclass
@@ -209,9 +221,9 @@ def _explicit_metadata(metadata: ModelMetadata) -> dict:
 
 def evaluate(model: str | Path, *, track: str | Path | None = None, tracks_dir: str | Path | None = None,
              laps: int = 3, max_steps: int = 3000, out_dir: str | Path | None = None,
-             step: str | int = "best") -> EvaluationOutput:
+             step: str | int = "best", camera_clip: CameraClip | None = None) -> EvaluationOutput:
     """``deepracer-trainer evaluate``: resolve ``model``, drive it, lay the results out."""
     with tempfile.TemporaryDirectory(prefix="deepracer-evaluate-") as tmp:
         source = open_evaluation_source(model, out_dir, step, Path(tmp), tracks_dir)
         return evaluate_car_model(source.car, source.root, track=track or source.track or DEFAULT_TRACK,
-                                  tracks_dir=tracks_dir, laps=laps, max_steps=max_steps)
+                                  tracks_dir=tracks_dir, laps=laps, max_steps=max_steps, camera_clip=camera_clip)

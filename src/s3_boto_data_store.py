@@ -1,9 +1,9 @@
 """The Coach ``DataStore`` the trainer and rollout use: checkpoints and sync files in S3, MinIO or a folder.
 
 A thin adapter: Coach's graph manager calls ``save_to_store``/``load_from_store``; the protocol
-itself (write order, lock, retention, best protection) lives in ``markov.store.checkpoints`` and
-``markov.store.lifecycle``. Set an instance as ``graph_manager.data_store`` and Coach uses it
-instead of building one of its own.
+itself (write order, lock, retention, best protection) lives in ``markov.store.publisher``,
+``markov.store.download`` and ``markov.store.lifecycle``. Set an instance as
+``graph_manager.data_store`` and Coach uses it instead of building one of its own.
 """
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from rl_coach.data_stores.data_store import DataStore, DataStoreParameters
 
 from markov.store import lifecycle
 from markov.store.backend import ObjectStore
-from markov.store.checkpoints import (
-    CheckpointPublisher, FrozenModel, PretrainedCheckpoint, download_pretrained, get_coach_checkpoint_number,
-    load_from_store, wait_for_checkpoint,
+from markov.store.download import (
+    PretrainedCheckpoint, download_pretrained, get_coach_checkpoint_number, load_from_store, wait_for_checkpoint,
 )
 from markov.store.factory import open_store
 from markov.store.keys import ModelKeys
+from markov.store.publisher import CheckpointPublisher, FrozenModel
 
 
 class S3BotoDataStoreParameters(DataStoreParameters):

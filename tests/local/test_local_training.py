@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from markov.store.checkpoints import parse_checkpoint_number
+from markov.checkpoint_names import parse_checkpoint_number
 
 pytestmark = pytest.mark.slow
 

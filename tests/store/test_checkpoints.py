@@ -8,10 +8,9 @@ import pytest
 
 from markov.checkpoint_names import checkpoint_name, parse_checkpoint_number
 from markov.errors import StorageError
-from markov.store.checkpoints import (
-    CheckpointPublisher, get_coach_checkpoint_number, load_from_store,
-    read_checkpoint_records, wait_for_checkpoint, write_checkpoint_records,
-)
+from markov.store.download import get_coach_checkpoint_number, load_from_store, wait_for_checkpoint
+from markov.store.publisher import CheckpointPublisher
+from markov.store.records import read_checkpoint_records, write_checkpoint_records
 from markov.store.keys import ModelKeys
 
 from store_helpers import RecordingStore, checkpoint_keys, save_checkpoint

@@ -9,7 +9,8 @@ import pytest
 from markov.errors import StorageError
 from markov.hyperparameters import HyperParameters
 from markov.store import lifecycle
-from markov.store.checkpoints import CheckpointPublisher, load_from_store
+from markov.store.download import load_from_store
+from markov.store.publisher import CheckpointPublisher
 from markov.store.keys import ModelKeys
 
 from store_helpers import RecordingStore, save_checkpoint

@@ -12,7 +12,7 @@ import urllib.request
 import boto3
 import pytest
 
-from markov.store.checkpoints import get_coach_checkpoint_number, load_from_store
+from markov.store.download import get_coach_checkpoint_number, load_from_store
 from markov.store.keys import ModelKeys
 from markov.store.lifecycle import wait_for_ip, wait_for_trainer_ready
 from markov.store.s3 import S3Store
@@ -23,7 +23,7 @@ TRAINER = textwrap.dedent("""
     import sys
     from pathlib import Path
     from markov.store import lifecycle
-    from markov.store.checkpoints import CheckpointPublisher
+    from markov.store.publisher import CheckpointPublisher
     from markov.store.keys import ModelKeys
     from markov.store.s3 import S3Store
 

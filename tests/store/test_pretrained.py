@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from markov.errors import StorageError
-from markov.store.checkpoints import (
-    CheckpointPublisher, download_pretrained, write_checkpoint_records,
-)
+from markov.store.download import download_pretrained
+from markov.store.publisher import CheckpointPublisher
+from markov.store.records import write_checkpoint_records
 from markov.store.keys import ModelKeys
 
 from store_helpers import save_checkpoint

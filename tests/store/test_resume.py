@@ -5,7 +5,7 @@ import pytest
 
 from markov.errors import StorageError
 from markov.store import resume
-from markov.store.checkpoints import CheckpointPublisher
+from markov.store.publisher import CheckpointPublisher
 from markov.store.keys import ModelKeys
 
 from store_helpers import checkpoint_keys, save_checkpoint

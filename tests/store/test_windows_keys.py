@@ -11,10 +11,9 @@ import os
 import pytest
 
 from markov.store import keys, lifecycle
-from markov.store.checkpoints import (
-    CheckpointPublisher, download_pretrained, get_coach_checkpoint_number, load_from_store,
-    write_checkpoint_records,
-)
+from markov.store.download import download_pretrained, get_coach_checkpoint_number, load_from_store
+from markov.store.publisher import CheckpointPublisher
+from markov.store.records import write_checkpoint_records
 from markov.store.keys import ModelKeys
 
 from markov.cli.main import main

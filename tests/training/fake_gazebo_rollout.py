@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
     from markov.hyperparameters import parse_hyperparameters
     from markov.memory.rollout_backend import RolloutBackend
     from markov.model_metadata import load_model_metadata
-    from markov.store.checkpoints import get_coach_checkpoint_number, wait_for_checkpoint
+    from markov.store.download import get_coach_checkpoint_number, wait_for_checkpoint
     from markov.store.keys import ModelKeys
     from markov.store.lifecycle import wait_for_ip, wait_for_trainer_ready
     from markov.store.s3 import S3Store

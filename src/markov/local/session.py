@@ -33,7 +33,7 @@ from markov.errors import ConfigError, TrainingError
 from markov.memory.redis_server import (LOOPBACK, RedisServer, ServerLogin, docker_run_line, find_redis_server, free_port,
                                         supports_acl_users)
 from markov.store import lifecycle
-from markov.store.checkpoints import read_checkpoint_records, write_checkpoint_records
+from markov.store.records import read_checkpoint_records, write_checkpoint_records
 from markov.store.keys import ModelKeys
 from markov.store.local import LocalStore
 

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from markov.checkpoint_names import parse_checkpoint_number
 from markov.checkpoint_records import parse_best_score
 from markov.config import RedisConfig
 from markov.errors import StorageError, TrainingError
@@ -31,14 +32,9 @@ from markov.sim.randomization import OFF, Randomization, describe
 from markov.sim.track_library import DEFAULT_TRACK
 from markov.store import lifecycle
 from markov.store.backend import ObjectStore, get_bytes_or_none
-from markov.store.checkpoints import (
-    get_coach_checkpoint_number,
-    load_from_store,
-    parse_checkpoint_number,
-    wait_for_checkpoint,
-    write_checkpoint_records,
-)
+from markov.store.download import get_coach_checkpoint_number, load_from_store, wait_for_checkpoint
 from markov.store.keys import ModelKeys
+from markov.store.records import write_checkpoint_records
 from markov.training.loop import episodes_per_iteration  # N, the same rule on both sides (§5.5)
 from markov.training.metrics import TrainingMetrics
 

@@ -26,6 +26,7 @@ from markov.checkpoint_names import checkpoint_name, parse_checkpoint_file, pars
 from markov.errors import StorageError
 from markov.store import keys as keylib
 from markov.store.backend import ObjectStore, get_bytes_or_none
+from markov.store.checkpoint_dir import write_local_coach_checkpoint
 from markov.store.keys import ModelKeys
 
 log = logging.getLogger(__name__)
@@ -129,8 +130,6 @@ def refuse_overwrite(store: ObjectStore, keys: ModelKeys, name: str) -> None:
 
 def download_checkpoint(store: ObjectStore, checkpoint: StoredCheckpoint, local_dir: str | Path) -> Path:
     """Copy one whole checkpoint's files into ``local_dir`` with a ``.coach_checkpoint`` naming it."""
-    from markov.store.checkpoints import write_local_coach_checkpoint
-
     local = Path(local_dir)
     local.mkdir(parents=True, exist_ok=True)
     for stale in local.iterdir():  # a restore folder holds exactly one checkpoint

@@ -28,7 +28,9 @@ from markov.model_metadata import SAC, ModelMetadata, load_model_metadata
 from markov.public_address import choose_public_address
 from markov.store import factory, lifecycle, resume
 from markov.store.backend import ObjectStore
-from markov.store.checkpoints import CheckpointPublisher, download_pretrained
+from markov.store.checkpoint_dir import read_local_coach_checkpoint
+from markov.store.download import download_pretrained
+from markov.store.publisher import CheckpointPublisher
 from markov.store.atomic import atomic_write_bytes, raise_if_disk_full
 from markov.store.outage import ride_out
 from markov.store.keys import ModelKeys, split_s3_uri
@@ -314,8 +316,6 @@ def _publish(publisher: CheckpointPublisher, config: TrainerConfig, stop: Gracef
     it plays again (docs/protocol.md §4.2). A repeated publish starts again from the first file,
     so the pointer never names a checkpoint whose files are not all there.
     """
-    from markov.store.checkpoints import read_local_coach_checkpoint
-
     name = read_local_coach_checkpoint(publisher.checkpoint_dir)
     return ride_out(lambda: publisher.publish(name), f"publishing checkpoint {name}", config.store_outage_timeout,
                     setting="--store_outage_timeout", interruptible=stop.interruptible)

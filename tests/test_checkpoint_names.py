@@ -51,3 +51,8 @@ def test_highest_checkpoint_by_number_then_steps():
 ])
 def test_name_from_tf_state(text, name):
     assert name_from_tf_state(text) == name
+
+
+@pytest.mark.parametrize("name, number", [("12_Step-3400.ckpt", 12), ("0_Step-0.ckpt", 0), ("model.ckpt", None)])
+def test_parse_checkpoint_number(name, number):
+    assert parse_checkpoint_number(name) == number

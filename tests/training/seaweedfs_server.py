@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from markov.child_process import terminate
+
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_S = 60.0
 
@@ -103,13 +105,8 @@ class SeaweedS3:
                            f"see {self.log_path}:\n{self.log_path.read_text(errors='replace')[-2000:]}")
 
     def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            terminate(self.process, timeout=15)
 
     def __enter__(self) -> "SeaweedS3":
         return self.start()

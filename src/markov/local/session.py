@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from markov.child_process import terminate
 from markov.config import SEED_MAX
 from markov.errors import ConfigError, TrainingError
 from markov.memory.redis_server import (LOOPBACK, RedisServer, ServerLogin, docker_run_line, find_redis_server, free_port,
@@ -384,12 +385,7 @@ class LocalSession:
                 try:
                     child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    child.process.terminate()
-                    try:
-                        child.process.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        child.process.kill()
-                        child.process.wait()
+                    terminate(child.process, timeout=10)
             if child.reader is not None:
                 child.reader.join(timeout=5)
 

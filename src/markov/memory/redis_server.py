@@ -26,6 +26,7 @@ from typing import Sequence
 
 import redis
 
+from markov.child_process import terminate
 from markov.config import RedisConfig
 from markov.errors import ConfigError, ProtocolError
 from markov.memory.client import make_client
@@ -221,13 +222,8 @@ class RedisServer:
 
     def stop(self) -> None:
         """Shut the server down and wait for it."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        if self.process is not None:
+            terminate(self.process, timeout=10)
         if self.process is not None and self.process.stderr:
             self.process.stderr.close()
 

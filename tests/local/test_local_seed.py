@@ -1,5 +1,7 @@
 """``local --seed`` repeats a run, ``--stop-at-progress`` ends it, and the scalars land in ``tensorboard/``.
 
+``--precision fp32`` reaches the trainer (its log says so), as any precision would.
+
 Two real local runs with the same seed, each stopped by ``--stop-at-progress 0`` after its first
 iteration: their first-iteration figures (episodes, rewards, losses, entropy, KL, PPO diagnostics),
 read back from the TensorBoard event files, are the same. Only the timings differ.
@@ -20,7 +22,7 @@ TINY = {"num_episodes_between_training": 2, "num_epochs": 1, "batch_size": 32}
 def seeded_run(out, hyperparameters, seed: int) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "markov", "local", "--out", str(out), "--seed", str(seed),
                "--stop-at-progress", "0", "--minutes", "4", "--max-steps", "30", "--hyperparameters",
-               str(hyperparameters)]
+               str(hyperparameters), "--precision", "fp32"]
     return subprocess.run(command, capture_output=True, text=True, timeout=240)
 
 
@@ -45,6 +47,9 @@ def test_two_seeded_runs_give_the_same_first_iteration(tmp_path):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         assert "reached --stop-at-progress 0; stopping" in done.stdout
         assert "tensorboard --logdir" in done.stdout
+        trainer_log = (tmp_path / name / "logs" / "trainer.log").read_text()
+        assert "Training precision: fp32 (requested)" in trainer_log
+        assert "TensorFlow CPU kernels: " in trainer_log  # markov.graph.cpu_kernels, before TensorFlow loaded
         runs.append(first_iteration_scalars(tmp_path / name))
     first, second = runs
     figures = {tag for tag in first if not tag.startswith("time/")}

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from markov.cli.tracks import add_track_arguments
+from markov.graph.precision import PRECISION_CHOICES
 from markov.sim.randomization import FLAG_HELP, parse_randomization
 
 
@@ -43,6 +44,9 @@ def register(subparsers) -> None:
     parser.add_argument("--stop-at-progress", type=float, metavar="P",
                         help="stop (with a saved checkpoint) once an iteration's mean progress reaches P %% "
                              "(default: none)")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, metavar="{" + ",".join(PRECISION_CHOICES) + "}",
+                        help="the trainer's training precision (docs/performance.md; default: DEEPRACER_PRECISION, "
+                             "else auto: bf16 on a CPU with AMX or AVX-512-BF16, fp32 otherwise)")
     parser.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
                         help="do not write TensorBoard scalars to OUT/tensorboard (default: written)")
     parser.set_defaults(func=run)
@@ -59,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
                            max_steps=args.max_steps, redis_host=args.redis_host, redis_port=args.redis_port,
                            redis_listen=args.redis_listen,
                            domain_randomization=args.domain_randomization, seed=args.seed,
-                           stop_at_progress=args.stop_at_progress, tensorboard=args.tensorboard)
+                           stop_at_progress=args.stop_at_progress, tensorboard=args.tensorboard,
+                           precision=args.precision)
     print(f"Training in {args.out.resolve()} (logs in {args.out.resolve() / 'logs'}); Ctrl-C stops with a saved checkpoint")
     result = run_local(options)
     if result.message:

@@ -77,6 +77,7 @@ class LocalOptions:
     seed: int | None = None         # the trainer's graph and shuffles, rollout i's simulator and sampling (seed + i)
     stop_at_progress: float | None = None  # stop once an iteration's mean progress (%) reaches this
     tensorboard: bool = True        # TensorBoard scalars in <out>/tensorboard
+    precision: str | None = None    # the trainer's --precision; None leaves it to DEEPRACER_PRECISION or auto
 
 
 @dataclass
@@ -227,6 +228,8 @@ class LocalSession:
             command += ["--seed", str(self.options.seed)]
         if self.options.tensorboard:
             command += ["--tensorboard_dir", str(self.tensorboard_dir)]
+        if self.options.precision is not None:
+            command += ["--precision", self.options.precision]
         # A store that already holds the model is continued by the trainer itself (docs/reliability.md):
         # no pretrained flags, so nothing is republished and the numbers and steps go on.
         env = {**os.environ, "SM_TRAINING_ENV": str(hyperparameters), **self._redis_env}

@@ -20,8 +20,13 @@ The community image's trainer does this workload in 28-36 s per iteration on 2 c
 (``fp32``, ``bf16``, or ``auto`` for what the trainer would pick here) with the trainer's
 session otherwise, optionally followed by ``:`` and options joined by ``+``: ``coach-steps``
 for Coach's own training step and target update instead of ``markov.graph.in_graph_steps``,
-``fold`` for grappler's constant folding, which the trainer turns off. ``fp32:coach-steps+fold``
-is the trainer before these changes; ``fp32:fold,fp32`` measures one lever.
+``fold`` for grappler's constant folding, which the trainer turns off, ``coach-old-policy`` for
+Coach's target-network pass per mini-batch instead of the old policy from the value pass
+(``markov.graph.ppo_agent``), ``tf-kernels`` for TensorFlow's own choice of CPU kernels (oneDNN
+only on CPUs with AVX-512) instead of the trainer's oneDNN everywhere (``markov.graph.cpu_kernels``),
+``no-onednn`` for Eigen's kernels (``TF_ENABLE_ONEDNN_OPTS=0``), ``intra=N``/``inter=N`` for the
+session's thread pools. ``fp32:coach-steps+fold+coach-old-policy+tf-kernels`` is the trainer before
+these changes; ``fp32:fold,fp32`` measures one lever.
 ``--intra``/``--inter`` override the session's intra- and inter-op thread counts (default:
 the trainer's ``session_config()``; 0 lets TensorFlow choose); ``--profile`` writes cProfile
 statistics of each variant's timed part to PREFIX.<variant>.
@@ -44,7 +49,7 @@ import numpy as np
 HEIGHT, WIDTH = 120, 160
 CAMERA = "FRONT_FACING_CAMERA"
 NUM_ACTIONS = 5
-VARIANT_OPTIONS = {"coach-steps", "fold"}
+VARIANT_OPTIONS = {"coach-steps", "fold", "coach-old-policy", "no-onednn", "tf-kernels"}
 WARM_UP_EPISODES = 4  # iteration 0: TensorFlow optimises each new session call once (longer in bf16); not timed
 
 
@@ -98,16 +103,20 @@ def forward_flops_per_sample(num_actions: int = NUM_ACTIONS) -> int:
     return 2 * (embedder + middleware) + heads
 
 
-def iteration_flops(transitions: int, epochs: int, batch_size: int) -> tuple[float, float]:
-    """(forward, backward) FLOPs of one Clipped PPO iteration in Coach 1.0.1.
+def iteration_flops(transitions: int, epochs: int, batch_size: int,
+                    old_policy_per_minibatch: bool = False) -> tuple[float, float]:
+    """(forward, backward) FLOPs of one Clipped PPO iteration.
 
     Forward passes: the value estimate of every transition (``fill_advantages``), then per epoch
-    and minibatch the old policy (target network) and the training pass; Coach trains only whole
-    minibatches. Backward is taken as twice the training forward.
+    and minibatch the training pass and, in Coach 1.0.1's own loop (``old_policy_per_minibatch``),
+    the old policy (target network) too; the trainer takes that from the value pass
+    (``markov.graph.ppo_agent``). Coach trains only whole minibatches. Backward is taken as twice
+    the training forward.
     """
     per_sample = forward_flops_per_sample()
     trained = (transitions // batch_size) * batch_size
-    forward = per_sample * (transitions + 2 * epochs * trained)
+    passes_per_epoch = 2 if old_policy_per_minibatch else 1
+    forward = per_sample * (transitions + passes_per_epoch * epochs * trained)
     backward = 2 * per_sample * epochs * trained
     return float(forward), float(backward)
 
@@ -122,7 +131,7 @@ def rss_mb() -> float:
 
 
 def build_manager(precision: str, intra: int | None, inter: int | None, experiment_path: str,
-                  coach_steps: bool = False, fold_constants: bool = False):
+                  coach_steps: bool = False, fold_constants: bool = False, coach_old_policy: bool = False):
     from markov.defaults import MODEL_METADATA
     from markov.graph import manager as graph_manager_module
     from markov.hyperparameters import HyperParameters
@@ -144,6 +153,10 @@ def build_manager(precision: str, intra: int | None, inter: int | None, experime
         graph_manager_module.session_config = session_config
     if coach_steps:
         graph_manager_module.install_in_graph_steps = lambda manager: 0
+    if coach_old_policy:  # nothing stored by the value pass: every mini-batch asks the target network
+        from markov.graph.ppo_agent import DeepRacerClippedPPOAgent
+
+        DeepRacerClippedPPOAgent._keep_old_policy = lambda self, batch, outputs: None
     hyperparameters = HyperParameters()
     manager = graph_manager_module.build_graph_manager(load_model_metadata(MODEL_METADATA), hyperparameters)
     random.seed(0)  # Coach's Clipped PPO shuffles with random, its minibatches with numpy's global generator
@@ -171,21 +184,34 @@ def variant(connection, name: str, intra: int | None, inter: int | None, episode
             profile: str | None) -> None:
     """Child process: build one precision's graph, then train an iteration each time the parent asks."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    precision, _, options = name.partition(":")
+    chosen = set(options.split("+")) - {""}
+    threads = {option.partition("=")[0]: option.partition("=")[2] for option in chosen if "=" in option}
+    chosen -= {f"{key}={value}" for key, value in threads.items()}
+    if chosen - VARIANT_OPTIONS or set(threads) - {"intra", "inter"} or not all(v.isdigit() for v in threads.values()):
+        raise SystemExit(f"--variants: {name!r}: options are {', '.join(sorted(VARIANT_OPTIONS))}, intra=N, inter=N")
+    intra = int(threads["intra"]) if "intra" in threads else intra
+    inter = int(threads["inter"]) if "inter" in threads else inter
+    if chosen >= {"tf-kernels", "no-onednn"}:
+        raise SystemExit(f"--variants: {name!r}: tf-kernels or no-onednn, not both")
+    if "no-onednn" in chosen:  # read by TensorFlow when it loads
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+    elif "tf-kernels" not in chosen:
+        from markov.graph.cpu_kernels import prefer_onednn
+
+        prefer_onednn()  # what the trainer does before TensorFlow loads
     started = time.perf_counter()
     import tensorflow  # noqa: F401  (measured on its own)
 
     import_rss = rss_mb()
     from markov.graph.precision import resolve_precision
 
-    precision, _, options = name.partition(":")
-    chosen = set(options.split("+")) - {""}
-    if chosen - VARIANT_OPTIONS:
-        raise SystemExit(f"--variants: {name!r}: options are {', '.join(sorted(VARIANT_OPTIONS))}")
     resolved = resolve_precision(precision).precision
     label = resolved + (f":{options}" if options else "")
     with tempfile.TemporaryDirectory() as experiment_path:
         manager, hyperparameters = build_manager(resolved, intra, inter, experiment_path,
-                                                 coach_steps="coach-steps" in chosen, fold_constants="fold" in chosen)
+                                                 coach_steps="coach-steps" in chosen, fold_constants="fold" in chosen,
+                                                 coach_old_policy="coach-old-policy" in chosen)
         config = manager.sess._config
         connection.send({"label": label, "build_s": time.perf_counter() - started, "import_rss": import_rss,
                          "graph_rss": rss_mb(), "intra": config.intra_op_parallelism_threads,
@@ -224,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--variants", default="fp32,bf16",
                         help="comma-separated precisions, each optionally with ':' and options joined by '+' "
-                             "(coach-steps, fold); the first is the reference of the ratios (default %(default)s)")
+                             "(coach-steps, fold, coach-old-policy, tf-kernels, no-onednn, intra=N, inter=N); "
+                             "the first is the reference of the ratios (default %(default)s)")
     parser.add_argument("--intra", type=int, default=None, help="intra-op threads (default: session_config())")
     parser.add_argument("--inter", type=int, default=None, help="inter-op threads (default: session_config())")
     parser.add_argument("--profile", default=None, help="write cProfile statistics to PREFIX.<precision>")
@@ -275,8 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     name, info, _, _, rows = variants[0]
     steps = statistics.median(row["steps"] for row in rows)
     forward, backward = iteration_flops(int(round(steps)), info["epochs"], info["batch_size"])
+    coach = sum(iteration_flops(int(round(steps)), info["epochs"], info["batch_size"], old_policy_per_minibatch=True))
     print(f"FLOPs per iteration (estimated): forward {forward / 1e9:.0f} G, backward {backward / 1e9:.0f} G, "
-          f"total {(forward + backward) / 1e9:.0f} G; forward per sample {forward_flops_per_sample() / 1e6:.1f} M")
+          f"total {(forward + backward) / 1e9:.0f} G (Coach's own loop, coach-old-policy: {coach / 1e9:.0f} G); "
+          f"forward per sample {forward_flops_per_sample() / 1e6:.1f} M")
     print(f"load average after: {os.getloadavg()[0]:.2f} (image: 28-36 s per iteration, 1.75-1.81 GB peak RSS)")
     return 0
 

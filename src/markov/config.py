@@ -50,6 +50,7 @@ environment variables:
   DEEPRACER_WORK_DIR       default of --work_dir
   DEEPRACER_LOCAL_STORE    default of --local_store
   DEEPRACER_PRECISION      default of --precision (auto)
+  TF_ENABLE_ONEDNN_OPTS    TensorFlow's CPU kernels: unset, the trainer sets 1 (oneDNN) on x86-64; 0 for Eigen's
   DEEPRACER_STORE_OUTAGE_TIMEOUT
                            default of --store_outage_timeout (900 s)
   S3_KMS_CMK_ARN_ENV       KMS key for server-side encryption of uploads

@@ -14,6 +14,8 @@ import os
 import platform
 import sys
 
+from markov.config import env_value
+
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 X86_64 = {"x86_64", "amd64"}  # platform.machine() on Linux/macOS and on Windows
 
@@ -25,11 +27,12 @@ def prefer_onednn(machine: str | None = None) -> str:
     builds are left alone: TensorFlow's oneDNN path there is a different, ACL-based one.
     """
     machine = (machine or platform.machine()).lower()
-    if ONEDNN_ENV in os.environ:
-        return f"TensorFlow CPU kernels: {ONEDNN_ENV}={os.environ[ONEDNN_ENV]} as set"
+    chosen = env_value(ONEDNN_ENV)
+    if chosen is not None:
+        return f"TensorFlow CPU kernels: {ONEDNN_ENV}={chosen} as set"
     if machine not in X86_64:
         return f"TensorFlow CPU kernels: TensorFlow's choice ({machine})"
     if "tensorflow" in sys.modules:
         return "TensorFlow CPU kernels: TensorFlow's choice (it was loaded before the trainer could ask for oneDNN)"
-    os.environ[ONEDNN_ENV] = "1"
+    os.environ.update({ONEDNN_ENV: "1"})  # TensorFlow reads it when it loads, in this process (an empty value too)
     return f"TensorFlow CPU kernels: oneDNN ({ONEDNN_ENV}=1; set it to 0 for Eigen's)"

@@ -56,7 +56,7 @@ def test_dense_over_a_rank_3_input_applies_to_the_last_axis(graph):
     assert outputs.get_shape().as_list() == [None, 5, 6]
     x = np.random.RandomState(0).rand(2, 5, 4).astype(np.float32)
     kernel, value = _run(graph.get_tensor_by_name("per_pixel/kernel:0"), outputs, feed={inputs: x})
-    np.testing.assert_allclose(value, x @ kernel, rtol=1e-5)
+    np.testing.assert_allclose(value, x @ kernel, rtol=1e-5, atol=1e-7)  # the random kernel can put an output near 0
 
 
 def test_unset_initializer_falls_back_to_the_scope_initializer_then_glorot_uniform(graph):

@@ -106,7 +106,7 @@ class SeaweedS3:
 
     def close(self) -> None:
         if self.process is not None:
-            terminate(self.process, timeout=15)
+            terminate(self.process, timeout=2)  # a throwaway store: weed takes ~15 s to stop by itself
 
     def __enter__(self) -> "SeaweedS3":
         return self.start()

@@ -11,7 +11,7 @@ does not change during training (Coach's own TODO says so): ten forward passes o
 one. Coach's ``train`` syncs the target to the online weights right before ``fill_advantages``, so
 the online network's policy outputs of the value pass *are* the old policy; they are kept with
 each transition and handed to ``train_network`` in place of the target's predictions. The same
-numbers, about a fifth fewer FLOPs per iteration (bench/train_iteration.py, docs/performance.md).
+numbers, about a quarter fewer FLOPs per iteration (bench/train_iteration.py, docs/performance.md).
 
 It also records two of Stable-Baselines3's PPO diagnostics as Coach signals, read once per
 iteration for the progress line: the explained variance of the value predictions and the clip
@@ -83,7 +83,6 @@ class OldPolicyFromValuePass:
         self._keys = keys
         self._per_epoch = max(1, batch.size // batch_size)
         self._calls = 0
-        self.answered = 0
 
     def __call__(self, inputs: dict, *args: Any, **kwargs: Any) -> Any:
         start = (self._calls % self._per_epoch) * self._batch_size
@@ -92,7 +91,6 @@ class OldPolicyFromValuePass:
         transitions = self._batch.transitions[start:start + rows]
         if args or kwargs or not self._matches(transitions, inputs, rows):
             return self._predict(inputs, *args, **kwargs)
-        self.answered += 1
         outputs = [t.info[OLD_POLICY_INFO] for t in transitions]
         # The value head's output (index 0) is not used by Coach's loop; the policy outputs follow it.
         return [None] + [np.stack([row[i] for row in outputs]) for i in range(len(outputs[0]))]

@@ -4,11 +4,13 @@ import pytest
 from markov.checkpoint_names import (
     CheckpointFile,
     checkpoint_name,
+    frozen_model_filename,
     highest_checkpoint,
     name_from_tf_state,
     parse_checkpoint_file,
     parse_checkpoint_number,
     parse_coach_checkpoint,
+    parse_frozen_model_number,
     split_checkpoint_name,
 )
 
@@ -56,3 +58,11 @@ def test_name_from_tf_state(text, name):
 @pytest.mark.parametrize("name, number", [("12_Step-3400.ckpt", 12), ("0_Step-0.ckpt", 0), ("model.ckpt", None)])
 def test_parse_checkpoint_number(name, number):
     assert parse_checkpoint_number(name) == number
+
+
+@pytest.mark.parametrize("name, number", [
+    (frozen_model_filename(7), 7), ("model_12.pb", 12),
+    ("model_.pb", None), ("model_3.pb.partial", None), ("model_3.pbtxt", None), ("my_model_3.pb", None),
+])
+def test_frozen_model_names_parse_back_to_their_number(name, number):
+    assert parse_frozen_model_number(name) == number

@@ -26,6 +26,8 @@ _NAME = r"(?P<name>(?P<number>[0-9]+)_Step-(?P<steps>[0-9]+)\.ckpt)"
 CHECKPOINT_NAME_PATTERN = re.compile(rf"\A{_NAME}\Z")
 CHECKPOINT_FILE_PATTERN = re.compile(rf"\A{_NAME}\.(?P<suffix>.*)\Z")
 _TF_STATE_PATH = re.compile(r'"([^"]*)"')
+# ``model_<n>.pb``: a frozen graph (§6.1).
+_FROZEN_MODEL_PATTERN = re.compile(r"\Amodel_(?P<number>[0-9]+)\.pb\Z")
 
 
 class CheckpointFile(NamedTuple):
@@ -82,6 +84,12 @@ def checkpoint_name(number: int, steps: int) -> str:
 def frozen_model_filename(number: int) -> str:
     """``model_<n>.pb``, the same name locally and in the bucket."""
     return f"model_{number}.pb"
+
+
+def parse_frozen_model_number(name: str) -> int | None:
+    """``n`` of a ``model_<n>.pb`` file name; None for any other name."""
+    match = _FROZEN_MODEL_PATTERN.match(name)
+    return int(match.group("number")) if match else None
 
 
 def parse_coach_checkpoint(text: str) -> tuple[int, str] | None:

@@ -8,10 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from markov.cli.tensorflow_logging import native_records, without_native_records
+from markov.cli.tensorflow_logging import NATIVE_RECORD, without_native_records
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 METADATA = SRC / "markov" / "defaults" / "model_metadata.json"
+
+
+def native_records(text: str) -> list[str]:
+    """The lines of ``text`` that the filter treats as native log records."""
+    return [line for line in text.splitlines() if NATIVE_RECORD.match(line)]
+
 
 # What TensorFlow 2.21 writes at start on a machine without a GPU (abridged; the real ones are longer).
 NATIVE = """\

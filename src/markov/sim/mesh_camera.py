@@ -34,12 +34,13 @@ from typing import Sequence
 
 import numpy as np
 
+from markov.sensors import IMAGE_HEIGHT, IMAGE_WIDTH
 from markov.sim.sensor_mounts import CameraOptics
 from markov.sim.world import Lighting, Surface, World
 
 log = logging.getLogger(__name__)
 
-OBS_WIDTH, OBS_HEIGHT = 160, 120
+OBS_WIDTH, OBS_HEIGHT = IMAGE_WIDTH, IMAGE_HEIGHT  # the observation, as the camera sensor delivers it
 # gz-sensors cameras render with 4x anti-aliasing by default; the exact pipeline does too. The
 # fast path renders without: mipmapped textures already filter the paint, and multisampling
 # would halve llvmpipe's frame rate for one grey level less of mean difference (bench/sim.py,

@@ -18,7 +18,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, Optional, Union
 
-from markov.checkpoint_names import frozen_model_filename, parse_checkpoint_number
+from markov.checkpoint_names import frozen_model_filename, parse_checkpoint_number, parse_frozen_model_number
 from markov.errors import StorageError
 from markov.store import keys as keylib
 from markov.store.atomic import atomic_write_bytes
@@ -171,9 +171,9 @@ class CheckpointPublisher:
     def _prune_local_frozen(self, frozen_dir: Path, best: int, last: int, keep: set[int]) -> None:
         if last < 0:
             return
-        for path in frozen_dir.glob("model_*.pb"):
-            number = path.stem[len("model_"):]
-            if number.isdigit() and int(number) < last and int(number) not in {best, last, *keep}:
+        for path in frozen_dir.iterdir():
+            number = parse_frozen_model_number(path.name)
+            if number is not None and number < last and number not in {best, last, *keep}:
                 path.unlink(missing_ok=True)
 
     def _retire_old_checkpoints(self, records: CheckpointRecords) -> None:

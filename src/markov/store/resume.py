@@ -22,7 +22,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from markov.checkpoint_names import checkpoint_name, parse_checkpoint_file, parse_checkpoint_number
+from markov.checkpoint_names import (checkpoint_name, parse_checkpoint_file, parse_checkpoint_number,
+                                     parse_frozen_model_number)
 from markov.errors import StorageError
 from markov.store import keys as keylib
 from markov.store.backend import ObjectStore, get_bytes_or_none
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 # TensorFlow's data shards: ``.data-00000-of-00002`` and ``.data-00001-of-00002`` make one checkpoint.
 _SHARD = re.compile(r"\Adata-(?P<index>[0-9]+)-of-(?P<count>[0-9]+)\Z")
-_FROZEN = re.compile(r"\Amodel_(?P<number>[0-9]+)\.pb\Z")
 
 
 @dataclass
@@ -91,9 +91,9 @@ def inspect_and_clean(store: ObjectStore, keys: ModelKeys) -> ModelState:
             entry.step = max(entry.step, parsed.steps)
             entry.keys.append(key)
             continue
-        match = _FROZEN.match(base)
-        if match:
-            frozen[int(match.group("number"))] = key
+        frozen_number = parse_frozen_model_number(base)
+        if frozen_number is not None:
+            frozen[frozen_number] = key
     pointer_bytes = get_bytes_or_none(store, keys.coach_checkpoint) if keys.coach_checkpoint in objects else None
     pointer = (pointer_bytes.decode("utf-8", "replace").strip() or None) if pointer_bytes is not None else None
     committed_up_to = parse_checkpoint_number(pointer) if pointer else None

@@ -98,8 +98,3 @@ def parse_track_record(data: bytes | None) -> TrackRecord | None:
     except (UnicodeDecodeError, ValueError, TypeError):
         log.warning("ignoring an unreadable training_track.json")
         return None
-
-
-def load_route(data: bytes) -> np.ndarray:
-    """A route copy's waypoints (N, 6)."""
-    return np.load(io.BytesIO(data), allow_pickle=False)

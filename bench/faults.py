@@ -33,7 +33,12 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests" / "training")]
 from fault_harness import FaultRun  # noqa: E402
 from s3_fault_proxy import S3FaultProxy  # noqa: E402
 
-HOSTILE = b"cos\nsystem\n(S'echo pwned'\ntR."  # a pickle that would run a shell command
+EPISODES_PER_ITERATION = 2  # TINY_HYPERPARAMETERS' num_episodes_between_training
+
+
+def hostile_pickle(marker: Path) -> bytes:
+    """A pickle that, if loaded by plain pickle, would run a shell command creating ``marker``."""
+    return f"cos\nsystem\n(S'touch {marker}'\ntR.".encode()
 
 
 def run_sigkill(ctx, tries: int):
@@ -47,14 +52,61 @@ def run_sigkill(ctx, tries: int):
         return run, run.finish()
 
 
-def run_sigterm(ctx, tries: int):
-    with ctx.run(iterations=3 + tries) as run:
-        for k in range(tries):
-            run.wait_for_pointer(1 + k)
-            time.sleep(0.3 * k)  # fetch, then deeper into the iteration
-            run.signal_trainer(signal.SIGTERM)
-            run.rerun_trainer()
-        return run, run.finish()
+def next_pointer(run) -> int:
+    """Wait for the checkpoint after the one published now (at least 1: training is under way)."""
+    target = max(1, run.pointer_number() + 1)
+    run.wait_for_pointer(target)
+    return target
+
+
+def aim_at_fetch(ctx, run):
+    """Just after a publish: the trainer waits for the next iteration's episodes."""
+    next_pointer(run)
+    time.sleep(0.2)
+
+
+def aim_at_training(ctx, run):
+    """The iteration's last episode has reached the trainer: it ingests, trains, then saves."""
+    import redis
+
+    from markov.memory import channels
+
+    replies = channels.channels_for(run.prefix, channels.DEFAULT_AGENT, channels.CURRENT).replies
+    client = redis.Redis(host="127.0.0.1", port=ctx.redis.port)
+    listener = client.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(replies)
+    try:
+        next_pointer(run)
+        seen, deadline = 0, time.monotonic() + 300
+        while seen < EPISODES_PER_ITERATION and time.monotonic() < deadline:
+            if listener.get_message(timeout=1.0) is not None:
+                seen += 1
+    finally:
+        listener.close()
+        client.close()
+
+
+def aim_at_request(method: str, key_part: str, after: int = 1):
+    """Hold the trainer's next such S3 request (after checkpoint ``after``); the signal lands inside it."""
+    def aim(ctx, run):
+        run.wait_for_pointer(after)
+        hold = ctx.proxy.hold_next(method, key_part)
+        if not hold.arrived.wait(300):
+            raise AssertionError(f"no {method} of {key_part} within 300 s:\n{run.tail()}")
+        return hold.release
+    return aim
+
+
+def run_sigterm(aim, iterations: int = 3):
+    """SIGTERM the trainer in one phase of an iteration (``aim`` waits for it), ``tries`` times, rerunning each time."""
+    def inject(ctx, tries: int):
+        with ctx.run(iterations=iterations + tries, via_proxy=True) as run:
+            for _ in range(tries):
+                release = aim(ctx, run)
+                run.signal_trainer(signal.SIGTERM, then=release)
+                run.rerun_trainer()
+            return run, run.finish()
+    return inject
 
 
 def run_redis_restart(ctx, tries: int):
@@ -93,13 +145,22 @@ def run_hostile_pickles(ctx, tries: int):
 
     with ctx.run(iterations=3) as run:
         run.wait_for_pointer(1)
-        replies = channels.channels_for(run.prefix, channels.DEFAULT_AGENT, channels.CURRENT).replies
+        names = channels.channels_for(run.prefix, channels.DEFAULT_AGENT, channels.CURRENT)
+        marker = run.folder / "pwned"
+        payload = hostile_pickle(marker)
         client = redis.Redis(host="127.0.0.1", port=ctx.redis.port)
         for _ in range(tries):
-            client.publish(replies, HOSTILE)
-            client.publish(replies, HOSTILE[:-5])  # truncated
+            for channel in (names.replies, names.requests):  # to the trainer, and to the rollout workers
+                client.publish(channel, payload)
+                client.publish(channel, payload[:-5])  # truncated
+                client.publish(channel, b"\x80\x04\x95")  # a pickle header and nothing after it
+            time.sleep(1.0)
         client.close()
-        return run, run.finish()
+        outcome = run.finish()
+        if marker.exists():
+            outcome.survived = False
+            outcome.notes.append(f"{marker} was created: a pickle ran")
+        return run, outcome
 
 
 def fill(folder: Path) -> Path:
@@ -201,7 +262,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--outage-scale", type=float, default=1.0, help="multiply the S3 drop lengths (default 1)")
     args = parser.parse_args(argv)
     drops = {f"s3-drop-{label}": seconds * args.outage_scale for label, seconds in (("20s", 20), ("60s", 60), ("5min", 300))}
-    rows = {"sigkill": run_sigkill, "sigterm": run_sigterm, "redis-restart": run_redis_restart,
+    rows = {"sigkill": run_sigkill, "sigterm-fetch": run_sigterm(aim_at_fetch),
+            "sigterm-training": run_sigterm(aim_at_training),
+            "sigterm-publish": run_sigterm(aim_at_request("PUT", ".ckpt.data-")),
+            "sigterm-pointer": run_sigterm(aim_at_request("PUT", ".coach_checkpoint")),
+            "sigterm-retention": run_sigterm(aim_at_request("DELETE", "_Step-", after=4), iterations=5),
+            "redis-restart": run_redis_restart,
             **{name: run_s3_drop(seconds) for name, seconds in drops.items()},
             "put-30pct": run_put_failures, "disk-full-work-dir": run_disk_full("work_dir"),
             "disk-full-local-store": run_disk_full("local_store"), "hostile-pickles": run_hostile_pickles}
@@ -215,7 +281,12 @@ def main(argv: list[str]) -> int:
                 tries = 1 if name.startswith("s3-drop") else args.tries
                 label = f"{name} ({drops[name]:.0f} s)" if name in drops else name
                 began = time.monotonic()
-                run, outcome = rows[name](ctx, tries)
+                try:
+                    run, outcome = rows[name](ctx, tries)
+                except AssertionError as exc:  # the row could not go on: a trainer that died, a phase never reached
+                    print(f"| {label} | {tries} | NO | ? | ? | {str(exc).splitlines()[0]} "
+                          f"({time.monotonic() - began:.0f} s) |", flush=True)
+                    continue
                 print(f"| {label} | {tries} | {'yes' if outcome.survived else 'NO'} | {outcome.checkpoints_lost} | "
                       f"{outcome.episodes_lost} / {outcome.episodes_duplicated} | {run.user_saw()} "
                       f"({time.monotonic() - began:.0f} s) |", flush=True)

@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from trainer_processes import (BUCKET, TINY_HYPERPARAMETERS, python_env, start_trainer, trainer_args,
                                upload_default_metadata)
@@ -101,9 +102,13 @@ class FaultRun:
         self.trainer = start_trainer(args, log_path, SM_TRAINING_ENV=json.dumps(TINY_HYPERPARAMETERS))
         return self.trainer
 
-    def signal_trainer(self, signum: int = signal.SIGKILL, timeout: float = 120.0) -> int:
-        """Send ``signum`` and wait for the trainer to end; returns its exit code."""
+    def signal_trainer(self, signum: int = signal.SIGKILL, timeout: float = 120.0,
+                       then: Callable[[], None] | None = None) -> int:
+        """Send ``signum``, call ``then`` (release a held request), and wait for the trainer to end; returns its exit code."""
         self.trainer.send_signal(signum)
+        if then is not None:
+            time.sleep(0.5)  # the handler has run: the stop is asked for while the request is still held
+            then()
         code = self.trainer.wait(timeout=timeout)
         self.trainer_codes.append(code)
         self.note_checkpoint_files()
@@ -210,11 +215,12 @@ class FaultRun:
                        episodes_lost=lost, episodes_duplicated=duplicated, trainer_codes=self.trainer_codes, notes=notes)
 
     def user_saw(self) -> str:
-        """The lines a user would notice in the trainer logs: warnings, errors and the resume line."""
+        """The lines a user would notice in the trainer logs (and the rollout's): warnings, errors, the resume line."""
         wanted = ("Continuing the model", "Ending the iteration", "not answering", "The store is back",
-                  "Removing checkpoint", "error:", "Refused a message", "dropped", "gave up", "Traceback")
+                  "Removing checkpoint", "error:", "Refused a message", "Refused a request", "dropped", "gave up",
+                  "Traceback")
         seen = []
-        for log_path in self.trainer_logs:
+        for log_path in [*self.trainer_logs, self.folder / "rollout.log"]:
             for line in log_path.read_text(errors="replace").splitlines():
                 for word in wanted:
                     if word in line and word not in seen:

@@ -8,6 +8,9 @@ forwards to moto or SeaweedFS. Modes, switchable while running:
   MinIO looks to botocore.
 - ``status``: answer every request with ``status`` (503 SlowDown by default).
 - a ``put_failure`` fraction: that share of PUTs is answered 500 InternalError instead.
+- ``hold_next(method, key_part)``: the next such request waits in the proxy until released, so a
+  fault can be aimed at the moment the trainer is inside that request (a publish, a retention
+  delete).
 
 It binds 127.0.0.1 only.
 """
@@ -24,6 +27,25 @@ LOOPBACK = "127.0.0.1"
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "expect"}
 
 
+class Hold:
+    """One request to hold: ``arrived`` is set when it reaches the proxy, which forwards it on ``release()``."""
+
+    def __init__(self, method: str, key_part: str) -> None:
+        self.method, self.key_part = method, key_part
+        self.arrived = threading.Event()
+        self._released = threading.Event()
+        self.path: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and self.key_part in path
+
+    def release(self) -> None:
+        self._released.set()
+
+    def wait_for_release(self, timeout: float = 300.0) -> None:
+        self._released.wait(timeout)
+
+
 class S3FaultProxy:
     """``with S3FaultProxy(upstream) as proxy: ... proxy.url ...; proxy.mode = "drop"``."""
 
@@ -35,7 +57,8 @@ class S3FaultProxy:
         self.mode = "pass"
         self.status = (503, "SlowDown")
         self.put_failure = 0.0
-        self.counts = {"forwarded": 0, "dropped": 0, "failed": 0}
+        self.counts = {"forwarded": 0, "dropped": 0, "failed": 0, "held": 0}
+        self._holds: list[Hold] = []
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((LOOPBACK, 0), self._handler_class())
@@ -63,6 +86,23 @@ class S3FaultProxy:
     def _count(self, what: str) -> None:
         with self._lock:
             self.counts[what] += 1
+
+    def hold_next(self, method: str, key_part: str) -> Hold:
+        """Hold the next ``method`` request whose path contains ``key_part`` until ``release()``."""
+        hold = Hold(method, key_part)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
+
+    def _take_hold(self, method: str, path: str) -> Hold | None:
+        with self._lock:
+            for hold in self._holds:
+                if hold.matches(method, path):
+                    self._holds.remove(hold)
+                    self.counts["held"] += 1
+                    hold.path = path
+                    return hold
+        return None
 
     def _fail_this_put(self) -> bool:
         with self._lock:
@@ -95,6 +135,10 @@ class S3FaultProxy:
                                  f"<Error><Code>{code}</Code><Message>injected by the test proxy</Message></Error>"
                                  .encode())
                     return
+                hold = proxy._take_hold(self.command, self.path)
+                if hold is not None:
+                    hold.arrived.set()
+                    hold.wait_for_release()
                 upstream = http.client.HTTPConnection(*proxy.upstream, timeout=60)
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}

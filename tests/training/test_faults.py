@@ -7,6 +7,7 @@ tests/memory/test_redis_reconnect.py.
 """
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 
@@ -41,18 +42,43 @@ def test_rerun_after_sigkill_continues_the_model(tmp_path, s3_server, redis_serv
     assert pointer in ("4_Step-80.ckpt", "5_Step-80.ckpt")
 
 
-def test_an_s3_outage_mid_run_is_ridden_out(tmp_path, s3_server, redis_server):
+@contextlib.contextmanager
+def run_behind_proxy(tmp_path, s3_server, redis_server, iterations: int = 3):
+    """A FaultRun whose trainer reaches the S3 server through a fault proxy: yields (run, proxy)."""
     endpoint, client = s3_server
     with S3FaultProxy(endpoint) as proxy:
-        run = FaultRun(tmp_path, client, endpoint, redis_server.port, iterations=3, trainer_endpoint=proxy.url).start()
+        run = FaultRun(tmp_path, client, endpoint, redis_server.port, iterations=iterations,
+                       trainer_endpoint=proxy.url).start()
         try:
-            run.wait_for_pointer(1)
-            proxy.mode = "drop"
-            time.sleep(20)
-            proxy.mode = "pass"
-            outcome = run.finish()
+            yield run, proxy
         finally:
             run.close()
+
+
+def test_sigterm_inside_a_publish_finishes_it_and_the_rerun_continues(tmp_path, s3_server, redis_server):
+    with run_behind_proxy(tmp_path, s3_server, redis_server) as (run, proxy):
+        run.wait_for_pointer(1)
+        hold = proxy.hold_next("PUT", ".ckpt.data-")  # the next checkpoint's weights, mid-upload
+        assert hold.arrived.wait(300), run.tail()
+        assert run.signal_trainer(signal.SIGTERM, then=hold.release) == 0, run.tail()
+        held = hold.path.rsplit("/", 1)[1].split(".ckpt")[0] + ".ckpt"
+        pointer_after_stop = run.pointer()
+        run.rerun_trainer()
+        outcome = run.finish()
+    assert outcome.nothing_lost, (outcome, run.tail())
+    # The held checkpoint was finished and pointed to before the trainer exited; nothing was torn.
+    assert pointer_after_stop is not None and int(pointer_after_stop.split("_")[0]) >= int(held.split("_")[0])
+    assert outcome.restored == list(range(outcome.restored[0], outcome.restored[0] + len(outcome.restored)))
+    assert "Continuing the model" in run.trainer_logs[1].read_text()
+
+
+def test_an_s3_outage_mid_run_is_ridden_out(tmp_path, s3_server, redis_server):
+    with run_behind_proxy(tmp_path, s3_server, redis_server) as (run, proxy):
+        run.wait_for_pointer(1)
+        proxy.mode = "drop"
+        time.sleep(20)
+        proxy.mode = "pass"
+        outcome = run.finish()
         assert proxy.counts["dropped"] > 0
     assert outcome.nothing_lost, (outcome, run.tail())
     assert outcome.restored == [0, 1, 2, 3]
@@ -61,10 +87,11 @@ def test_an_s3_outage_mid_run_is_ridden_out(tmp_path, s3_server, redis_server):
     assert "Traceback" not in log
 
 
-def test_5xx_at_start_up_is_retried_within_connect_timeout(tmp_path, s3_server, redis_server):
+@pytest.mark.parametrize("status", [(500, "InternalError"), (503, "SlowDown")], ids=["500", "503-throttled"])
+def test_5xx_at_start_up_is_retried_within_connect_timeout(tmp_path, s3_server, redis_server, status):
     endpoint, client = s3_server
     with S3FaultProxy(endpoint) as proxy:
-        proxy.mode, proxy.status = "status", (500, "InternalError")
+        proxy.mode, proxy.status = "status", status
         run = FaultRun(tmp_path, client, endpoint, redis_server.port, iterations=1, trainer_endpoint=proxy.url,
                        extra_args=("--connect_timeout", "60"))
         run.start()

@@ -13,13 +13,16 @@ by itself. docs/reliability.md says what happens under each fault.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
 import logging
 import math
 import os
 import shutil
 import time
 from pathlib import Path
+from typing import Callable, ContextManager, TypeVar
 
 from markov.config import TrainerConfig
 from markov.errors import ConfigError, StorageError, TrainingError
@@ -38,6 +41,7 @@ from markov.training.progress import IterationReport
 from markov.training.stop import GracefulStop, StopRequested
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # In --work_dir: the newest checkpoint after which the rollout workers hold no episode it was trained on
 # (its iteration was ended on Redis, or it was trained on none). A rerun that finds an older name
 # there ends the iteration its predecessor published but was killed before ending.
@@ -80,10 +84,7 @@ def run_training(config: TrainerConfig, store: ObjectStore | None = None) -> int
     try:
         _wait_until_reachable(store, config.connect_timeout, stop)
 
-        def at_start_up(action, what: str):
-            """A start-up step; 5xx and throttling are retried within --connect_timeout."""
-            return ride_out(action, what, config.connect_timeout, setting="--connect_timeout",
-                            interruptible=stop.interruptible)
+        at_start_up = functools.partial(_at_start_up, config, stop)
 
         # 1. What to train: model metadata and hyperparameters (§1.4, §1.5).
         metadata_path = at_start_up(lambda: _fetch_model_metadata(config, store), "fetching the model metadata")
@@ -129,11 +130,7 @@ def run_training(config: TrainerConfig, store: ObjectStore | None = None) -> int
                 lambda: resume.download_checkpoint(store, continued, config.pretrained_checkpoint_dir / "agent"),
                 f"downloading checkpoint {continued.name}")
         elif config.use_pretrained:
-            pretrained_store = open_store(config, bucket=config.pretrained_s3_bucket)
-            pretrained = download_pretrained(pretrained_store, ModelKeys(config.pretrained_s3_prefix),
-                                             config.pretrained_checkpoint_dir / "agent",
-                                             checkpoint=config.pretrained_checkpoint, metadata_version=metadata.version)
-            restore_dir = pretrained.local_dir
+            restore_dir = _download_pretrained(config, stop, metadata.version)
         else:
             log.info("No pretrained model: starting from freshly initialised weights")
         graph_manager, freeze = _build_graph(metadata, hyperparameters, config, restore_dir)
@@ -260,17 +257,36 @@ def _training_loop(graph_manager, backend, publisher, metadata: ModelMetadata, h
     log.info("Reached term_cond_max_episodes = %d training iterations", hyperparameters.term_cond_max_episodes)
 
 
+def _at_start_up(config: TrainerConfig, stop: GracefulStop, action: Callable[[], T], what: str) -> T:
+    """A start-up step; 5xx and throttling are retried within --connect_timeout, a stop ends the wait."""
+    return ride_out(action, what, config.connect_timeout, setting="--connect_timeout", interruptible=stop.interruptible)
+
+
+def _download_pretrained(config: TrainerConfig, stop: GracefulStop, metadata_version: float) -> Path:
+    """Download the pretrained checkpoint (§4.4) as a start-up step, so a store that is briefly away is waited for."""
+    store = open_store(config, bucket=config.pretrained_s3_bucket)
+    keys = ModelKeys(config.pretrained_s3_prefix)
+    pretrained = _at_start_up(
+        config, stop,
+        lambda: download_pretrained(store, keys, config.pretrained_checkpoint_dir / "agent",
+                                    checkpoint=config.pretrained_checkpoint, metadata_version=metadata_version),
+        f"downloading the pretrained model {store.uri(keys.model_dir)}")
+    return pretrained.local_dir
+
+
 def _final_checkpoint(graph_manager, publisher, config: TrainerConfig) -> None:
     """Save and publish once more on a stop, as the image does (§7.1 step 4).
 
     It holds no episode of the unfinished iteration, so the workers must keep those for the rerun:
-    the marker names it as a checkpoint with nothing left to end.
+    the marker names it as a checkpoint with nothing left to end. A store that is away is waited
+    for (--store_outage_timeout) like any publish, since the stop was asked for already; a second
+    signal still exits at once.
     """
-    graph_manager.save_checkpoint()
-    _mark_ended(config, publisher.publish())
+    _save(graph_manager, config, None)
+    _mark_ended(config, _publish(publisher, config, None))
 
 
-def _save(graph_manager, config: TrainerConfig, stop: GracefulStop) -> None:
+def _save(graph_manager, config: TrainerConfig, stop: GracefulStop | None) -> None:
     """Save a checkpoint in --work_dir; a full disk is waited for (--store_outage_timeout), not fatal."""
     def save() -> None:
         try:
@@ -282,7 +298,12 @@ def _save(graph_manager, config: TrainerConfig, stop: GracefulStop) -> None:
             raise
 
     ride_out(save, f"saving a checkpoint in {config.checkpoint_dir}", config.store_outage_timeout,
-             setting="--store_outage_timeout", interruptible=stop.interruptible)
+             setting="--store_outage_timeout", interruptible=_interruptible(stop))
+
+
+def _interruptible(stop: GracefulStop | None) -> Callable[[], ContextManager[None]]:
+    """The waits a stop may cut short; none once the stop is being carried out (``stop`` None)."""
+    return stop.interruptible if stop is not None else contextlib.nullcontext
 
 
 def _mark_ended(config: TrainerConfig, name: str) -> None:
@@ -309,7 +330,7 @@ def _end_unended_iteration(backend, config: TrainerConfig, continued: str, n_epi
     _mark_ended(config, continued)
 
 
-def _publish(publisher: CheckpointPublisher, config: TrainerConfig, stop: GracefulStop) -> str:
+def _publish(publisher: CheckpointPublisher, config: TrainerConfig, stop: GracefulStop | None) -> str:
     """Publish the newest local checkpoint; a store that does not answer is waited for, the checkpoint kept.
 
     Nothing else could happen meanwhile: every rollout worker waits for this checkpoint before
@@ -318,7 +339,7 @@ def _publish(publisher: CheckpointPublisher, config: TrainerConfig, stop: Gracef
     """
     name = read_local_coach_checkpoint(publisher.checkpoint_dir)
     return ride_out(lambda: publisher.publish(name), f"publishing checkpoint {name}", config.store_outage_timeout,
-                    setting="--store_outage_timeout", interruptible=stop.interruptible)
+                    setting="--store_outage_timeout", interruptible=_interruptible(stop))
 
 
 def _signal_mean(agent, name: str) -> float | None:

@@ -86,6 +86,52 @@ def test_rerun_resumes_and_a_killed_rollout_is_restarted(first_run):
     assert f"from its checkpoint {first_pointer}" in trainer_log
 
 
+def test_new_model_trains_fresh_weights_numbered_after_the_old_checkpoints(first_run):
+    out, done = first_run
+    assert done.returncode == 0
+    before = pointer_number(out)
+    model = out / PREFIX_DIR / "model"
+    old_files = {path.name: path.read_bytes() for path in model.glob("*.ckpt.*")}
+    command = local_command(out, None, 1) + ["--new-model"]
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=150)
+
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "--new-model: training fresh weights" in again.stdout and "Continuing the model" not in again.stdout
+    trainer_log = (out / "logs" / "trainer.log").read_text().split("--new-model: starting from fresh weights")
+    assert len(trainer_log) == 2 and "Continuing the model" not in trainer_log[1]
+    # The fresh weights' checkpoint, then one iteration: both numbered after the old ones, which are untouched.
+    assert pointer_number(out) == before + 2
+    assert step_of(pointer(out)) < step_of(sorted(old_files, key=parse_checkpoint_number)[-1])
+    assert {name: (model / name).read_bytes() for name in old_files} == old_files
+
+
+def test_a_run_on_an_image_world_draws_its_meshes_and_records_it(tmp_path):
+    """``local --track NAME --tracks-dir DIR``: the workers get the folder, and the record names the world and renderer."""
+    from markov.sim.mesh_camera import gl_available
+
+    if (reason := gl_available()) is not None:
+        pytest.skip(reason)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sim"))
+    from world_builder import NAME, build_world
+
+    tracks = build_world(tmp_path / "tracks")
+    out = tmp_path / "run"
+    hyperparameters = tmp_path / "hp.json"
+    hyperparameters.write_text(json.dumps(TINY))
+    command = local_command(out, hyperparameters, 1) + ["--track", NAME, "--tracks-dir", str(tracks)]
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=150)
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    record = json.loads((out / PREFIX_DIR / "model" / "training_track.json").read_text())
+    assert (record["name"], record["source"], record["renderer"]) == (NAME, "tracks-dir", "mesh")
+    assert record["world"] == str(tracks / "worlds" / f"{NAME}.world")
+    assert (out / PREFIX_DIR / "tracks" / f"{NAME}.npy").is_file()
+    assert pointer_number(out) == 1
+    assert "flat renderer draws this track" not in (out / "logs" / "rollout-0.log").read_text()
+
+
 def step_of(name: str) -> int:
     return int(name.split("_Step-")[1].split(".")[0])
 

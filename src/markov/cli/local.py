@@ -32,6 +32,9 @@ def register(subparsers) -> None:
                         default="off", metavar="SPEC", help=FLAG_HELP)
     parser.add_argument("--out", type=Path, default=Path("deepracer-local"), metavar="DIR",
                         help="the run's folder; an existing model there is continued (default: ./deepracer-local)")
+    parser.add_argument("--new-model", action="store_true",
+                        help="start from fresh weights even if --out holds a model; its checkpoints stay and the new "
+                             "ones are numbered after them (default: continue that model)")
     parser.add_argument("--redis-host", metavar="HOST", help="use this Redis instead of an embedded one (default: an embedded Redis on loopback)")
     parser.add_argument("--redis-port", type=int, metavar="PORT", help="port of that Redis (default 6379)")
     parser.add_argument("--redis-listen", metavar="ADDRESS",
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                            redis_listen=args.redis_listen,
                            domain_randomization=args.domain_randomization, seed=args.seed,
                            stop_at_progress=args.stop_at_progress, tensorboard=args.tensorboard,
-                           precision=args.precision)
+                           precision=args.precision, new_model=args.new_model)
     print(f"Training in {args.out.resolve()} (logs in {args.out.resolve() / 'logs'}); Ctrl-C stops with a saved checkpoint")
     result = run_local(options)
     if result.message:

@@ -78,6 +78,7 @@ class LocalOptions:
     stop_at_progress: float | None = None  # stop once an iteration's mean progress (%) reaches this
     tensorboard: bool = True        # TensorBoard scalars in <out>/tensorboard
     precision: str | None = None    # the trainer's --precision; None leaves it to DEEPRACER_PRECISION or auto
+    new_model: bool = False         # fresh weights even if the folder holds a model (its checkpoints stay)
 
 
 @dataclass
@@ -231,7 +232,10 @@ class LocalSession:
         if self.options.precision is not None:
             command += ["--precision", self.options.precision]
         # A store that already holds the model is continued by the trainer itself (docs/reliability.md):
-        # no pretrained flags, so nothing is republished and the numbers and steps go on.
+        # no pretrained flags, so nothing is republished and the numbers and steps go on. --new-model
+        # starts from fresh weights there instead, numbered after the checkpoints already in the store.
+        if self.options.new_model:
+            command.append("--new-model")
         env = {**os.environ, "SM_TRAINING_ENV": str(hyperparameters), **self._redis_env}
         return Child("trainer", command, self.out / "logs" / "trainer.log", env=env)
 
@@ -284,10 +288,13 @@ class LocalSession:
         metadata, reward, hyperparameters, values = self.prepare_config()
         n_episodes = episodes_per_iteration(load_model_metadata(metadata), parse_hyperparameters(values))
         self.store.ensure_bucket()
-        resume = self.has_model()
+        resume = self.has_model() and not self.options.new_model
         if resume:
             self._settle_records()
             self._say(f"Continuing the model in {self.store_dir / PREFIX} from its last checkpoint")
+        elif self.has_model():
+            self._say(f"--new-model: training fresh weights in {self.store_dir / PREFIX}; its earlier checkpoints stay, "
+                      "and the new ones are numbered after them")
         # Stale ip/done or .finished would send the rollouts off before the trainer clears them (§4.2).
         lifecycle.clear_stale_sync_files(self.store, self.keys, keep_pointer=resume)
         view = self._view = ProgressView(n_episodes, self.out / "progress.jsonl", self.stream, live=self.stream.isatty())

@@ -239,7 +239,8 @@ class RolloutWorker:
         from markov.store.keys import RUN_REWARD_FUNCTION
         from markov.training.track_record import describe_track, publish_track_record
 
-        record = describe_track(self.config.track, env.track, self.keys, getattr(env, "world", None))
+        record = describe_track(self.config.track, env.track, self.keys, getattr(env, "world", None),
+                                getattr(env, "renderer", None))
         try:
             publish_track_record(self.config.store, self.keys, record, env.track)
             self.config.store.put_file(self.keys.key(RUN_REWARD_FUNCTION), Path(self.config.reward_function or REWARD_FUNCTION))

@@ -34,6 +34,7 @@ from markov.sim.camera_clip import CLIP_NAME, CameraClip, ClipRecorder, camera_s
 from markov.sim.track_plot import plot_track
 from markov.store import keys as store_keys
 from markov.training.metrics import evaluation_json, evaluation_record
+from markov.training.track_record import BUILT_IN, IMAGE_WORLD, TrackRecord
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ class EvaluationSource:
     root: Path
     track: str | None           # the run's recorded track, for runs
     run: bool
+    tracks_dir: Path | None = None  # the image's tracks folder the run's world lies in, when it is on this machine
 
 
 def open_evaluation_source(model: str | Path, out_dir: str | Path | None, step: str | int, work_dir: Path,
@@ -182,7 +184,7 @@ def open_evaluation_source(model: str | Path, out_dir: str | Path | None, step: 
     from markov.export.archives import read_car_model
     from markov.export.checkpoint_selection import open_local_model_folder, select_checkpoint
     from markov.export.model_export import freeze_selected, read_model_metadata
-    from markov.training.track_record import BUILT_IN, IMAGE_WORLD, parse_track_record
+    from markov.training.track_record import parse_track_record
 
     path = Path(model).expanduser()
     if path.is_file() or (path / "agent" / "model.pb").is_file() or (path / "model.pb").is_file():
@@ -201,14 +203,34 @@ def open_evaluation_source(model: str | Path, out_dir: str | Path | None, step: 
     car = CarModel(frozen_model=frozen, metadata=metadata, source=f"{folder.location} checkpoint {checkpoint}")
     run_root = folder.path.parent if folder.path.name == "model" else folder.path
     record = parse_track_record(folder.read(Path(store_keys.TRACK_RECORD).name))
-    track = None
-    if record is not None:
-        track = record.name
-        if record.source != BUILT_IN and not (record.source == IMAGE_WORLD and tracks_dir is not None):
-            copy = run_root / store_keys.ROUTE.format(name=record.name)
-            track = str(copy) if copy.is_file() else record.route
-        log.info("Evaluating on the run's track %s (%s)", record.name, record.source)
-    return EvaluationSource(car=car, root=Path(out_dir) if out_dir is not None else run_root, track=track, run=True)
+    track, world_dir = recorded_track(record, run_root, tracks_dir) if record is not None else (None, None)
+    return EvaluationSource(car=car, root=Path(out_dir) if out_dir is not None else run_root, track=track, run=True,
+                            tracks_dir=world_dir)
+
+
+def recorded_track(record: TrackRecord, run_root: Path, tracks_dir: str | Path | None) -> tuple[str, Path | None]:
+    """The track to evaluate a run on, from its ``training_track.json``, and the tracks folder to draw it from.
+
+    An image world is drawn from ``tracks_dir`` when given, else from the folder the run read it
+    from when that is still on this machine: the car should see the frames it trained on. Without
+    either, its route copy is driven on the flat renderer, and a warning says how to get the world.
+    """
+    world_dir = None
+    if record.source == IMAGE_WORLD and tracks_dir is None:
+        world_file = Path(record.world) if record.world else None
+        if world_file is not None and world_file.is_file() and world_file.parent.name == "worlds":
+            world_dir = world_file.parent.parent
+            log.info("Drawing the run's world %s from %s", record.name, world_dir)
+        else:
+            log.warning("The run trained on the image world %s (%s), which is not on this machine: evaluating on its "
+                        "route with the flat renderer; pass --tracks-dir DIR (the folder with worlds/ and routes/) to "
+                        "drive it in its world", record.name, record.world or "no world file recorded")
+    track = record.name
+    if record.source != BUILT_IN and not (record.source == IMAGE_WORLD and (tracks_dir is not None or world_dir)):
+        copy = run_root / store_keys.ROUTE.format(name=record.name)
+        track = str(copy) if copy.is_file() else (record.route or record.name)
+    log.info("Evaluating on the run's track %s (%s)", record.name, record.source)
+    return track, world_dir
 
 
 def _explicit_metadata(metadata: ModelMetadata) -> dict:
@@ -226,4 +248,4 @@ def evaluate(model: str | Path, *, track: str | Path | None = None, tracks_dir: 
     with tempfile.TemporaryDirectory(prefix="deepracer-evaluate-") as tmp:
         source = open_evaluation_source(model, out_dir, step, Path(tmp), tracks_dir)
         return evaluate_car_model(source.car, source.root, track=track or source.track or DEFAULT_TRACK,
-                                  tracks_dir=tracks_dir, laps=laps, max_steps=max_steps, camera_clip=camera_clip)
+                                  tracks_dir=tracks_dir or source.tracks_dir, laps=laps, max_steps=max_steps, camera_clip=camera_clip)

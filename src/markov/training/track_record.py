@@ -42,6 +42,8 @@ class TrackRecord:
         route_key: the store key of the route copy (``<prefix>/tracks/<name>.npy``).
         length, width: metres, of the route as driven.
         reversed: driven against the route's direction.
+        renderer: what drew the camera frames: ``mesh`` (the world's meshes and lights) or ``flat``
+            (no OpenGL, or a track with no world); None in records written before it was kept.
     """
 
     name: str
@@ -52,13 +54,15 @@ class TrackRecord:
     length: float
     width: float
     reversed: bool = False
+    renderer: str | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=2, sort_keys=True).encode()
 
 
-def describe_track(requested: str | Path, track: Any, keys: ModelKeys, world: Any | None = None) -> TrackRecord:
-    """The record for a run that asked for ``requested`` and got ``track`` (and ``world``)."""
+def describe_track(requested: str | Path, track: Any, keys: ModelKeys, world: Any | None = None,
+                   renderer: str | None = None) -> TrackRecord:
+    """The record for a run that asked for ``requested`` and got ``track`` (and ``world``, drawn by ``renderer``)."""
     from markov.sim.track_library import BUILTIN_TRACKS
 
     text = str(requested)
@@ -76,7 +80,8 @@ def describe_track(requested: str | Path, track: Any, keys: ModelKeys, world: An
         source, route, world_file = ROUTE_FILE, str(Path(text).expanduser().resolve()), None
     width = float(np.median(np.linalg.norm(np.asarray(track.outer) - np.asarray(track.inner), axis=1)))
     return TrackRecord(name=name, source=source, route=route, world=world_file, route_key=keys.route(name),
-                       length=float(track.length), width=round(width, 4), reversed=bool(getattr(track, "is_reversed", False)))
+                       length=float(track.length), width=round(width, 4), reversed=bool(getattr(track, "is_reversed", False)),
+                       renderer=renderer)
 
 
 def publish_track_record(store: ObjectStore, keys: ModelKeys, record: TrackRecord, track: Any) -> None:
@@ -85,7 +90,8 @@ def publish_track_record(store: ObjectStore, keys: ModelKeys, record: TrackRecor
     np.save(buffer, np.asarray(track.to_npy_array(), dtype=np.float64))
     store.put_bytes(record.route_key, buffer.getvalue())
     store.put_bytes(keys.track_record, record.to_json())
-    log.info("Recorded the track %s (%s) at %s", record.name, record.source, store.uri(record.route_key))
+    log.info("Recorded the track %s (%s, %s renderer) at %s", record.name, record.source, record.renderer or "unknown",
+             store.uri(record.route_key))
 
 
 def parse_track_record(data: bytes | None) -> TrackRecord | None:

@@ -72,6 +72,21 @@ def test_lidar_sees_the_worlds_walls(gl, small_world_dir, small_world_name):
     assert (env.reset(options={"start_ndist": 0.0})[0]["LIDAR"] == 1.0).all()
 
 
+def test_lidar_sees_the_walls_of_the_images_own_world(gl, fixture_tracks):
+    """reInvent2019_track's collision mesh is a box of walls around the track: the lidar reads them."""
+    env = DeepRacerEnv(metadata("FRONT_FACING_CAMERA", "LIDAR"), track="reInvent2019_track", tracks_dir=fixture_tracks)
+    segments = env.world.wall_segments(0.18)
+    assert len(segments) >= 4
+    # The wall furthest along +x, which runs along y: drive at it from 0.5 m, facing +x.
+    wall = max(segments, key=lambda segment: segment[:, 0].min())
+    assert abs(wall[0, 0] - wall[1, 0]) < 1e-6
+    ahead = 0.5
+    obs, _ = env.reset(options={"pose": (wall[0, 0] - ahead, float(wall[:, 1].mean()), 0.0)})
+    distance = (ahead - 0.02913) / math.cos(2.61799 / 63)
+    assert obs["LIDAR"][31] == pytest.approx(distance, abs=0.01)
+    assert obs["LIDAR"][0] == 1.0
+
+
 def test_set_lighting_and_light_jitter_relight_the_frames(gl, small_world_dir, small_world_name):
     env = DeepRacerEnv(metadata("FRONT_FACING_CAMERA"), track=small_world_name, tracks_dir=small_world_dir,
                        start_position="fixed")

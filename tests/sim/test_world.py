@@ -30,6 +30,25 @@ def test_generated_world_loads_with_textures_lights_and_walls(small_world_dir, s
     assert segments[..., 0].min() == pytest.approx(xmin - 1.0) and segments[..., 1].max() == pytest.approx(ymax + 1.0)
 
 
+def test_a_route_with_a_direction_suffix_uses_the_bare_world(small_world_dir, small_world_name, tmp_path):
+    """The image names one-way routes <track>_cw / <track>_ccw; their world is <track>.world."""
+    folder = tmp_path / "tracks"
+    shutil.copytree(small_world_dir, folder)
+    route = np.load(folder / "routes" / f"{small_world_name}.npy")
+    clockwise = np.concatenate([route[::-1, 0:2], route[::-1, 4:6], route[::-1, 2:4]], axis=1)  # driven the other way: left and right swap
+    np.save(folder / "routes" / f"{small_world_name}_cw.npy", clockwise)
+    np.save(folder / "routes" / "no_world_cw.npy", clockwise)  # a route whose bare name has no world either
+
+    world = load_world(folder, f"{small_world_name}_cw")
+
+    assert world.world_file == folder / "worlds" / f"{small_world_name}.world"
+    assert world.name == f"{small_world_name}_cw" and len(world.surfaces) == 6
+    directions = {info.name: info.direction for info in list_tracks(folder)}
+    assert directions == {small_world_name: "counter-clockwise", f"{small_world_name}_cw": "clockwise"}
+    with pytest.raises(ConfigError, match="no_world_cw"):
+        load_world(folder, "no_world_cw")
+
+
 def test_lighting_adjusted_scales_and_aims_without_touching_the_world(small_world_dir, small_world_name):
     world = load_world(small_world_dir, small_world_name)
     changed = world.lighting.adjusted(ambient=0.5, lights=2.0, sun_direction=(0.0, 0.0, -3.0))

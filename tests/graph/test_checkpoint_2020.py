@@ -8,6 +8,9 @@ graph (the 2020 image's ClippedPPO on the ``observation`` camera, docs/protocol.
 """
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from rl_coach.core_types import Batch, Transition
@@ -41,10 +44,20 @@ def frames(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (120, 160, 3)).astype(np.uint8)
 
 
+def trainer_graph(tmp: Path, protocol: str):
+    """The graph as the trainer builds it (``markov.training.loop._build_graph``) under ``--redis_protocol``."""
+    from markov.training import loop
+
+    config = SimpleNamespace(redis=SimpleNamespace(protocol=protocol), seed=1, precision="fp32",
+                             model_dir=tmp / "model", checkpoint_dir=tmp / "checkpoint")
+    manager, _ = loop._build_graph(METADATA, HYPERPARAMETERS, config, None)
+    return manager
+
+
 @pytest.fixture(scope="module")
 def trainer(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("trainer")
-    manager = graph(tmp, "trainer", seed=1)
+    manager = trainer_graph(tmp, "2020")
     path = str(tmp / "agent" / "0_Step-0.ckpt")
     manager.checkpoint_saver.save(manager.sess, path)
     yield manager, path
@@ -96,6 +109,17 @@ def test_a_current_mode_checkpoint_is_what_the_2020_saver_cannot_restore(tmp_pat
     finally:
         current.sess.close()
         rollout.sess.close()
+
+
+def test_the_current_protocol_keeps_one_frame_and_the_images_saver(tmp_path):
+    """stack_size and every-global checkpoints are for 2020 rollouts only: the current image expects neither."""
+    manager = trainer_graph(tmp_path, "current")
+    try:
+        assert manager.graph.get_tensor_by_name(INPUT).shape.as_list() == [None, 120, 160, 1]
+        saved = manager.checkpoint_saver.variables
+        assert not [name for name in saved if name.endswith("global_step") or "/Adam" in name]
+    finally:
+        manager.sess.close()
 
 
 def test_the_trainer_trains_on_stacked_frames(trainer):

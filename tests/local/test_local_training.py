@@ -60,6 +60,12 @@ def test_short_run_leaves_a_checkpoint_a_plot_and_simtrace(first_run):
     assert rows[0].startswith("episode,steps,X,Y,yaw")
     assert {row.split(",")[0] for row in rows[1:]} == {"0", "1"}  # the two episodes of iteration 0
     assert "deepracer-trainer export --checkpoint" in done.stdout
+    # What the image's consumers read from a run (issue 12), checked here without their extras installed.
+    metrics = json.loads((out / PREFIX_DIR / "metrics" / "TrainingMetrics.json").read_text())
+    assert metrics["best_model_metric"] == "progress" and len(metrics["metrics"]) == 4  # 2 iterations of 2 episodes
+    assert {record["phase"] for record in metrics["metrics"]} == {"training"}
+    assert [record["episode"] for record in metrics["metrics"]] == [1, 2, 3, 4]
+    assert (out / PREFIX_DIR / "reward_function.py").read_bytes() == (out / "config" / "reward_function.py").read_bytes()
 
 
 def test_rerun_resumes_and_a_killed_rollout_is_restarted(first_run):

@@ -216,11 +216,14 @@ class FaultRun:
 
     def user_saw(self) -> str:
         """The lines a user would notice in the trainer logs (and the rollout's): warnings, errors, the resume line."""
-        wanted = ("Continuing the model", "Ending the iteration", "not answering", "The store is back",
-                  "Removing checkpoint", "error:", "Refused a message", "Refused a request", "dropped", "gave up",
-                  "Traceback")
+        trainer_words = ("Continuing the model", "Ending the iteration", "not answering", "The store is back",
+                         "Removing checkpoint", "error:", "Refused a message", "dropped", "gave up", "Traceback")
+        rollout_words = ("Refused a request", "Traceback")  # its log also holds TensorFlow's CUDA "error:" line
         seen = []
-        for log_path in [*self.trainer_logs, self.folder / "rollout.log"]:
+        logs = [(path, trainer_words) for path in self.trainer_logs] + [(self.folder / "rollout.log", rollout_words)]
+        for log_path, wanted in logs:
+            if not log_path.is_file():
+                continue
             for line in log_path.read_text(errors="replace").splitlines():
                 for word in wanted:
                     if word in line and word not in seen:

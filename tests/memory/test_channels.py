@@ -66,3 +66,5 @@ def test_decode_request_accepts_ints_only():
     assert wire.decode_request(wire.encode_request(3), "c") == 3
     assert wire.decode_request(pickle.dumps("3"), "c") is None
     assert wire.decode_request(pickle.dumps(True), "c") is None
+    for corrupt in (wire.encode_request(3)[:-2], b"\x80\x04\x95", b"not a pickle", b""):
+        assert wire.decode_request(corrupt, "c") is None

@@ -117,6 +117,19 @@ def test_negative_and_foreign_requests_are_ignored(redis_config, trainer):
         assert trainer.replies(wait=0.2) == []
 
 
+def test_corrupt_and_hostile_requests_are_dropped_and_the_worker_still_answers(redis_config, trainer, tmp_path):
+    marker = tmp_path / "pwned"
+    hostile = f"cos\nsystem\n(S'touch {marker}'\ntR.".encode()
+    with RolloutBackend(redis_config, PREFIX, episodes_per_iteration=3) as worker:
+        worker.store_episode(make_episode(1))
+        for payload in (hostile, hostile[:-5], b"\x80\x04\x95", wire.encode_request(0)[:-2], b"not a pickle"):
+            trainer.client.publish(trainer.names.requests, payload)
+        trainer.request(0)  # the request thread is still alive and answers
+        replies = trainer.replies()
+    assert indices(replies) == [0]
+    assert not marker.exists()
+
+
 def test_store_collects_transitions_into_episodes(redis_config, trainer):
     with RolloutBackend(redis_config, PREFIX, episodes_per_iteration=2) as worker:
         for tag in (5, 6):

@@ -95,6 +95,9 @@ def decode_request(payload: bytes, channel: str) -> int | None:
     except UnsafePayloadError as exc:
         log.error("Refused a request on Redis channel %r: %s; the message was dropped", channel, exc)
         return None
+    except Exception as exc:  # a truncated or corrupt pickle: the trainer re-sends a request it still needs
+        log.warning("Ignored an undecodable request on Redis channel %r (%s: %s)", channel, type(exc).__name__, exc)
+        return None
     if isinstance(value, bool) or not isinstance(value, int):
         log.warning("Ignored a request on Redis channel %r that is not an episode index: %s", channel, type(value).__name__)
         return None

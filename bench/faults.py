@@ -33,8 +33,9 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests" / "training")]
 
 from fault_harness import FaultRun  # noqa: E402
 from s3_fault_proxy import S3FaultProxy  # noqa: E402
+from trainer_processes import TINY_HYPERPARAMETERS  # noqa: E402
 
-EPISODES_PER_ITERATION = 2  # TINY_HYPERPARAMETERS' num_episodes_between_training
+EPISODES_PER_ITERATION = TINY_HYPERPARAMETERS["num_episodes_between_training"]  # what the rows' trainer runs with
 
 
 def hostile_pickle(marker: Path) -> bytes:

@@ -288,11 +288,12 @@ class LocalSession:
         metadata, reward, hyperparameters, values = self.prepare_config()
         n_episodes = episodes_per_iteration(load_model_metadata(metadata), parse_hyperparameters(values))
         self.store.ensure_bucket()
-        resume = self.has_model() and not self.options.new_model
+        has_model = self.has_model()
+        resume = has_model and not self.options.new_model
         if resume:
             self._settle_records()
             self._say(f"Continuing the model in {self.store_dir / PREFIX} from its last checkpoint")
-        elif self.has_model():
+        elif has_model:
             self._say(f"--new-model: training fresh weights in {self.store_dir / PREFIX}; its earlier checkpoints stay, "
                       "and the new ones are numbered after them")
         # Stale ip/done or .finished would send the rollouts off before the trainer clears them (§4.2).

@@ -32,6 +32,7 @@ from markov.export.frozen_graph import FrozenModel, load_frozen_graph
 from markov.model_metadata import SAC, ModelMetadata
 from markov.sim.camera_clip import CLIP_NAME, CameraClip, ClipRecorder, camera_sensor
 from markov.sim.track_plot import plot_track
+from markov.sim.world import WORLDS
 from markov.store import keys as store_keys
 from markov.training.metrics import evaluation_json, evaluation_record
 from markov.training.track_record import BUILT_IN, IMAGE_WORLD, TrackRecord
@@ -218,7 +219,7 @@ def recorded_track(record: TrackRecord, run_root: Path, tracks_dir: str | Path |
     world_dir = None
     if record.source == IMAGE_WORLD and tracks_dir is None:
         world_file = Path(record.world) if record.world else None
-        if world_file is not None and world_file.is_file() and world_file.parent.name == "worlds":
+        if world_file is not None and world_file.is_file() and world_file.parent.name == WORLDS:
             world_dir = world_file.parent.parent
             log.info("Drawing the run's world %s from %s", record.name, world_dir)
         else:

@@ -130,6 +130,25 @@ def test_corrupt_and_hostile_requests_are_dropped_and_the_worker_still_answers(r
     assert not marker.exists()
 
 
+def test_a_failed_answer_does_not_end_the_request_listener(redis_config, trainer, monkeypatch):
+    with RolloutBackend(redis_config, PREFIX, episodes_per_iteration=3) as worker:
+        worker.store_episode(make_episode(1))
+        answer, calls = worker._answer, []
+
+        def fails_once(index: int) -> None:
+            calls.append(index)
+            if len(calls) == 1:
+                raise RuntimeError("the reply could not be published")
+            answer(index)
+
+        monkeypatch.setattr(worker, "_answer", fails_once)
+        trainer.request(0)
+        assert trainer.replies(wait=0.3) == []
+        trainer.request(0)  # the trainer re-requests what it misses; the listener is still there
+        replies = trainer.replies()
+    assert calls == [0, 0] and indices(replies) == [0]
+
+
 def test_store_collects_transitions_into_episodes(redis_config, trainer):
     with RolloutBackend(redis_config, PREFIX, episodes_per_iteration=2) as worker:
         for tag in (5, 6):
